@@ -1,0 +1,55 @@
+/* Elementwise kernels: axpby, unary activations, broadcast of per-channel vectors, channel copies. */
+
+/* Work per item: each work-item handles EW_PER_ITEM consecutive elements. */
+#ifndef EW_PER_ITEM
+#define EW_PER_ITEM 4
+#endif
+
+__kernel void axpby(const int n, const float a, __global const float *x, const float b,
+                    __global const float *z, const int has_z, __global float *y)
+{
+    int base = get_global_id(0) * EW_PER_ITEM;
+    for (int j = 0; j < EW_PER_ITEM; j++) {
+        int i = base + j;
+        if (i < n)
+            y[i] = has_z ? a * x[i] + b * z[i] : a * x[i];
+    }
+}
+
+/* op: 0 relu, 1 exact (erf) GELU, 2 sigmoid */
+__kernel void unary(const int n, const int op, const float shift, __global const float *x,
+                    __global float *y)
+{
+    int base = get_global_id(0) * EW_PER_ITEM;
+    for (int j = 0; j < EW_PER_ITEM; j++) {
+        int i = base + j;
+        if (i >= n)
+            return;
+        float v = x[i], r;
+        if (op == 0)
+            r = fmax(v, 0.0f);
+        else if (op == 1)
+            r = 0.5f * v * (1.0f + erf(v * 0.70710678118654752f));
+        else /* written to stay finite for large |v| */
+            r = v >= 0.0f ? 1.0f / (1.0f + exp(-v)) : exp(v) / (1.0f + exp(v));
+        y[i] = r + shift;
+    }
+}
+
+/* y[nc, s] = v[nc] for s < inner */
+__kernel void broadcast_nc(const int nc, const int inner, __global const float *v,
+                           __global float *y)
+{
+    int s = get_global_id(0), c = get_global_id(1);
+    if (s < inner && c < nc)
+        y[(long)c * inner + s] = v[c];
+}
+
+/* x (N, cx, inner) into y (N, cy, inner) at channel offset coff */
+__kernel void copy_channels(const int cx, const int inner, const int cy, const int coff,
+                            __global const float *x, __global float *y)
+{
+    int s = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (s < inner && c < cx)
+        y[((long)n * cy + coff + c) * inner + s] = x[((long)n * cx + c) * inner + s];
+}

@@ -1,0 +1,59 @@
+/* The caspnet program: dispatches to subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "caspnet.h"
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"devices", cmd_devices, "list OpenCL platforms and devices"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("caspnet: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
+
+static void usage(FILE *f)
+{
+    fprintf(f, "caspnet %s: CASP-Net audio-visual video saliency on OpenCL\n\n"
+               "usage: caspnet <command> [options]   (caspnet <command> --help for details)\n\n"
+               "commands:\n", CASPNET_VERSION);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nenvironment:\n"
+               "  CASPNET_DEVICE     device index or name substring (default: first GPU, else CPU)\n"
+               "  CASPNET_CACHE_DIR  compiled-kernel cache (default ~/.cache/caspnet; 'off' disables)\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || cli_is_help(argv[1])) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("caspnet %s\n", CASPNET_VERSION);
+        return 0;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try 'caspnet --help')", argv[1]);
+    return 2;
+}

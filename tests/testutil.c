@@ -1,0 +1,179 @@
+/* Shared test helpers: seeded random data, guarded device outputs, tolerance comparisons. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tu_failures = 0;
+int tu_checks = 0;
+
+static const uint32_t TU_SENTINEL = 0x7fc0beefu; /* a quiet NaN no kernel produces */
+
+tu_rng tu_seed(uint64_t seed) { return (tu_rng){seed * 0x9e3779b97f4a7c15ULL + 1}; }
+
+uint64_t tu_next(tu_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double tu_uniform(tu_rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * ((double)(tu_next(r) >> 11) * (1.0 / 9007199254740992.0));
+}
+
+double tu_normal(tu_rng *r)
+{
+    double u1 = tu_uniform(r, 1e-12, 1.0), u2 = tu_uniform(r, 0.0, 1.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+int tu_int(tu_rng *r, int lo, int hi) { return lo + (int)(tu_next(r) % (uint64_t)(hi - lo + 1)); }
+
+float *tu_rand_array(tu_rng *r, int64_t n, double lo, double hi)
+{
+    float *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a);
+    if (!a) {
+        fprintf(stderr, "out of host memory\n");
+        exit(2);
+    }
+    for (int64_t i = 0; i < n; i++)
+        a[i] = (float)tu_uniform(r, lo, hi);
+    return a;
+}
+
+cn_ctx *tu_ctx_opts(const cn_ctx_opts *o)
+{
+    cn_ctx *ctx = NULL;
+    int st = cn_ctx_create(o, &ctx);
+    if (st != CN_OK) {
+        fprintf(stderr, "cannot create OpenCL context: %s\n", cn_last_error());
+        return NULL;
+    }
+    const cn_device_info *d = cn_ctx_device(ctx);
+    printf("device: %s (%s, driver %s)\n", d->name, d->platform_name, d->driver);
+    return ctx;
+}
+
+cn_ctx *tu_ctx(void) { return tu_ctx_opts(NULL); }
+
+int tu_guarded_alloc(cn_ctx *ctx, tu_guarded *g, int ndim, const int64_t *shape)
+{
+    memset(g, 0, sizeof *g);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    /* Sub-buffer origins must respect the device's base alignment (in bits). */
+    cl_uint align_bits = 1024;
+    clGetDeviceInfo(cn_ctx_device(ctx)->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
+                    &align_bits, NULL);
+    size_t align = align_bits / 8 < 64 ? 64 : align_bits / 8;
+    size_t pre_bytes = (1024 + align - 1) / align * align;
+    g->pre = pre_bytes / sizeof(float);
+    g->total = g->pre + (size_t)n + 1024;
+    uint32_t *fill = malloc(g->total * sizeof *fill);
+    if (!fill)
+        return cn_fail(CN_ERR_OOM, "test: out of host memory");
+    for (size_t i = 0; i < g->total; i++)
+        fill[i] = TU_SENTINEL;
+    cl_int err;
+    g->parent = clCreateBuffer(cn_ctx_cl(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                               g->total * sizeof(float), fill, &err);
+    free(fill);
+    CN_TRY(CN_CL_ERR(err, "clCreateBuffer(guarded)"));
+    cl_buffer_region reg = {pre_bytes, (size_t)(n > 0 ? n : 1) * sizeof(float)};
+    cl_mem sub = clCreateSubBuffer(g->parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
+                                   &err);
+    CN_TRY(CN_CL_ERR(err, "clCreateSubBuffer(guarded)"));
+    cn_tensor_wrap(&g->t, sub, reg.size, ndim, shape);
+    return CN_OK;
+}
+
+int tu_guard_check(cn_ctx *ctx, tu_guarded *g, float *host, const char *what)
+{
+    uint32_t *all = malloc(g->total * sizeof *all);
+    if (!all) {
+        TU_CHECK(0, "%s: out of host memory", what);
+        return 1;
+    }
+    int st = CN_CL(clEnqueueReadBuffer(cn_ctx_queue(ctx), g->parent, CL_TRUE, 0,
+                                       g->total * sizeof(float), all, 0, NULL, NULL));
+    if (st != CN_OK) {
+        TU_CHECK(0, "%s: reading guarded buffer: %s", what, cn_last_error());
+        free(all);
+        return 1;
+    }
+    int64_t n = cn_numel(&g->t);
+    int bad_guard = 0, unwritten = 0;
+    for (size_t i = 0; i < g->total; i++) {
+        int inside = i >= g->pre && i < g->pre + (size_t)n;
+        if (!inside && all[i] != TU_SENTINEL)
+            bad_guard++;
+        if (inside && all[i] == TU_SENTINEL)
+            unwritten++;
+    }
+    if (host)
+        memcpy(host, all + g->pre, (size_t)n * sizeof(float));
+    free(all);
+    TU_CHECK(bad_guard == 0, "%s: %d guard floats overwritten (out-of-bounds write)", what,
+             bad_guard);
+    TU_CHECK(unwritten == 0, "%s: %d output elements never written", what, unwritten);
+    return bad_guard + unwritten;
+}
+
+void tu_guarded_free(tu_guarded *g)
+{
+    if (g->t.buf)
+        clReleaseMemObject(g->t.buf);
+    if (g->parent)
+        clReleaseMemObject(g->parent);
+    memset(g, 0, sizeof *g);
+}
+
+int tu_compare(const char *what, const float *got, const double *want, int64_t n, double atol,
+               double rtol)
+{
+    double max_abs = 0, max_rel = 0;
+    int64_t worst = -1, nbad = 0;
+    double worst_excess = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        double d = fabs(g - w);
+        if (!isfinite(g) || !isfinite(w)) {
+            d = INFINITY;
+        }
+        double lim = atol + rtol * fabs(w);
+        if (d > max_abs)
+            max_abs = d;
+        double rel = d / (fabs(w) > 1e-30 ? fabs(w) : 1e-30);
+        if (fabs(w) > atol && rel > max_rel)
+            max_rel = rel;
+        if (!(d <= lim)) {
+            nbad++;
+            if (d - lim > worst_excess) {
+                worst_excess = d - lim;
+                worst = i;
+            }
+        }
+    }
+    tu_checks++;
+    if (nbad) {
+        tu_failures++;
+        fprintf(stderr, "FAIL %s: %lld of %lld elements out of tolerance (atol %g, rtol %g); "
+                "worst [%lld] got %.9g want %.9g\n", what, (long long)nbad, (long long)n, atol,
+                rtol, (long long)worst, got[worst], want[worst]);
+        return 0;
+    }
+    printf("  ok %-48s n=%-9lld max abs %.3g  max rel %.3g\n", what, (long long)n, max_abs,
+           max_rel);
+    return 1;
+}
+
+int tu_finish(const char *name)
+{
+    printf("%s: %d passed, %d failed\n", name, tu_checks - tu_failures, tu_failures);
+    return tu_failures ? 1 : 0;
+}
