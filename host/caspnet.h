@@ -5,6 +5,9 @@
 #include "status.h"
 #include "runtime.h"
 #include "tensor.h"
+#include "weights.h"
+#include "model.h"
+#include "engine.h"
 
 #define CASPNET_VERSION "0.1.0"
 

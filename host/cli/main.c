@@ -14,6 +14,9 @@ typedef struct command {
 
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
+    {"forward", cmd_forward, "one forward pass on NumPy tensors (comparison with other implementations)"},
+    {"init-weights", cmd_init_weights, "write deterministic, calibrated random weights"},
+    {"info", cmd_info, "validate a weights file; parameters per module and GFLOP per clip"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

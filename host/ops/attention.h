@@ -22,4 +22,18 @@ int cn_attention_quadratic(cn_ctx *ctx, const cn_tensor *q, const cn_tensor *k,
 int cn_rank1_residual(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *s, const cn_tensor *u,
                       const cn_tensor *b, cn_tensor *y);
 
+/* ---- additions: notes on the calls above ---------------------------------- */
+
+/* - q, k, v, y may carry any trailing dims (e.g. (N, D, T, H, W)); they are
+ *   flattened to L. y must have q's trailing dims and v must have k's. Every
+ *   dimension must be at least 1 (CN_ERR_SHAPE otherwise); scale must be finite.
+ * - cn_attention_linear allocates temporaries from the arena (cn_tensor_alloc):
+ *   phi(q) like q, phi(k) like k, and (N, D, Dv) for phi(K)^T V; they are
+ *   released before it returns (the in-order queue makes that safe). Its
+ *   products run through cn_gemm, so the context's GEMM backend applies.
+ * - cn_attention_quadratic allocates nothing; it holds one block of
+ *   ATT_KB (cl/attention.cl) keys' scores per work-group in local memory.
+ * - cn_rank1_residual accepts s of any shape (N, ...) with N * L elements,
+ *   so (N, 1, T, H, W) works as well as (N, L). */
+
 #endif

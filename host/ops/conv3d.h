@@ -33,6 +33,15 @@ typedef struct cn_conv_args {
     const char *tag; /* profile name; NULL: the op's name */
 } cn_conv_args;
 
+/* Details the description above leaves open, as implemented:
+ * - pre_scale and pre_shift may each be NULL (scale 1, shift 0); pre_relu
+ *   applies on its own as well (the conv then sees relu(x)).
+ * - y may share x's buffer when x and y have identical shapes and the two
+ *   channel windows do not overlap: a dense block can append a layer's
+ *   output to the concatenation it reads from.
+ * - stride, pad and dilation above 65535 are rejected (CN_ERR_ARG).
+ * - Every launcher enqueues one kernel and allocates nothing. */
+
 /* Output spatial shape (N, Co, To, Ho, Wo) of a conv3d / conv_transpose3d from
  * a->x, a->w and the parameters (a->y unused). 2D variant gives 4 dims. */
 int cn_conv3d_out_shape(const cn_conv_args *a, int64_t out[5]);
@@ -45,5 +54,35 @@ int cn_conv2d(cn_ctx *ctx, const cn_conv_args *a);
  * Its adjoint (the gradient with respect to its input) is cn_conv3d with the
  * same weight tensor, same stride, pad and dilation. */
 int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a);
+
+/* Tuning of cl/conv3d.cl for this process: `options` is the -D macro string
+ * its programs are built with (see the macros documented in cl/conv3d.cl);
+ * NULL or "" restores the measured defaults. Meant for benchmarks and tests;
+ * not thread-safe against concurrent launches. Returns CN_ERR_ARG if the
+ * string is too long. */
+int cn_conv_set_tuning(const char *options);
+const char *cn_conv_tuning(void);
+
+/* ---- internal: shared by host/ops/conv3d.c and conv_transpose3d.c ---------- */
+
+/* A validated convolution, every size as the kernels take it: input
+ * T/H/W, output To/Ho/Wo and the op's own kernel size, stride, padding,
+ * dilation and output padding (index 0/1/2 = T/H/W; a 2D op has T = 1). */
+typedef struct cn_conv_geom {
+    int N, Ci, Co, Cx, xoff, Cy, yoff, Cr, roff;
+    int T, H, W, To, Ho, Wo, k[3], s[3], p[3], d[3], op[3];
+    int flags;
+    float alpha;
+    cl_mem x, w, bias, pscale, pshift, res, y;
+} cn_conv_geom;
+
+/* mode: 0 conv3d, 1 conv2d, 2 conv_transpose3d. Validates a->x, a->w and the
+ * parameters, and with `full` also y, bias, pre_scale/shift and residual. */
+int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, cn_conv_geom *g);
+/* Runs the implicit-GEMM kernels of cl/conv3d.cl. The weight element for
+ * (output channel m, input channel c, tap t,h,w) is
+ * w[wbase + m*ws[0] + c*ws[1] + t*ws[2] + h*ws[3] + w*ws[4]]. */
+int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[5],
+                  const char *tag);
 
 #endif

@@ -42,4 +42,51 @@ const char *cn_gemm_backend_name(cn_gemm_backend b);
 int cn_linear(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *w, const cn_tensor *b, int relu,
               cn_tensor *y);
 
+/* ---- additions: tuning, choice introspection (tests, benchmarks) ---------- */
+
+/* Notes on the calls above:
+ * - The first AUTO product on a device whose choice is not cached times both
+ *   backends on a few representative products (about 1 s, plus CLBlast's
+ *   kernel builds, up to ~30 s on PoCL with a cold compiler cache): that
+ *   call waits for the device. cn_gemm_resolve_backend does it up front.
+ * - $CASPNET_GEMM = own | clblast | auto overrides AUTO (not a backend
+ *   forced with cn_gemm_set_backend).
+ * - AUTO decides separately for skinny products (min(M, N) small, GEMV-like)
+ *   and for the others; cn_gemm_resolve_backend reports the latter.
+ * - Products with K = 0 (C = beta C) always run on the own kernels. */
+
+/* Tuning of the own kernel: "-DNAME=value" tokens for the macros documented in
+ * cl/gemm.cl (GEMM_VW, GEMM_NV, GEMM_WM, GEMM_LOCAL, GEMM_TK, GEMM_LM, GEMM_LN,
+ * GEMM_SK_RP, GEMM_SK_PV) and two launch knobs, GEMM_WGM (work-items per group
+ * along m without GEMM_LOCAL) and GEMM_SKINNY (largest min(M, N) that takes
+ * the skinny kernels). Tokens override the per-device defaults; NULL or ""
+ * restores them. Process-wide; not for use while other threads run products. */
+int cn_gemm_set_tuning(const char *options);
+/* The effective tuning for this context's device, as passed to the compiler. */
+const char *cn_gemm_tuning(cn_ctx *ctx, char *buf, size_t n);
+
+/* How this context's AUTO choice was obtained: 0 not yet, 1 measured, 2 read
+ * from the on-disk cache. */
+int cn_gemm_choice_origin(cn_ctx *ctx);
+/* Measurements made by this process so far (each one times both backends). */
+long cn_gemm_choice_measurements(void);
+/* The file that holds the choice for this context's device ("" when the cache
+ * is off). */
+const char *cn_gemm_choice_file(cn_ctx *ctx, char *buf, size_t n);
+/* The cache directory, found as the runtime finds it for a context created
+ * without opts.cache_dir: $CASPNET_CACHE_DIR, else $XDG_CACHE_HOME/caspnet,
+ * else ~/.cache/caspnet; "" when $CASPNET_CACHE_DIR is "off". */
+const char *cn_gemm_cache_dir(char *buf, size_t n);
+
+/* ---- internal to host/ops/gemm*.c ----------------------------------------- */
+
+/* Enqueue an already validated product (batch >= 1, M, N >= 1). */
+int cn_gemm_own_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem C);
+int cn_gemm_clblast_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem C);
+/* Whether the own kernels treat this product as skinny (min(M, N) small). */
+int cn_gemm_is_skinny_(cn_ctx *ctx, const cn_gemm_desc *d);
+/* The backend that runs a validated product: forced, $CASPNET_GEMM, or the
+ * measured choice for its class (skinny or general). */
+int cn_gemm_pick_(cn_ctx *ctx, int skinny, cn_gemm_backend *out);
+
 #endif

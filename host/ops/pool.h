@@ -20,6 +20,11 @@ int cn_maxpool2d(cn_ctx *ctx, const int k[2], const int s[2], const int p[2], co
  * with those axes of size 1 (keepdim). Accumulates in double where the device
  * has fp64, else in float with pairwise partial sums. */
 int cn_mean_axes(cn_ctx *ctx, const cn_tensor *x, int axis_begin, int axis_end, cn_tensor *y);
+/* cn_mean_axes with the accumulator chosen by the caller, so one device can
+ * exercise both kernel variants: fp64 = 1 accumulates in double (CN_ERR_UNSUPPORTED
+ * where the device lacks cl_khr_fp64), fp64 = 0 in compensated float. */
+int cn_mean_axes_acc(cn_ctx *ctx, const cn_tensor *x, int axis_begin, int axis_end, cn_tensor *y,
+                     int fp64);
 
 /* Bilinear resize of the last two axes, PyTorch align_corners=False semantics
  * (F.interpolate mode='bilinear'); leading axes must match. accumulate=1 adds

@@ -1,0 +1,101 @@
+/* caspnet info: validates a weights file and prints its parameters per module and the GFLOP of one clip. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caspnet.h"
+#include "cli.h"
+#include "modelspec.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: caspnet info [--height H] [--width W] [--device D] W.safetensors\n\n"
+               "Validates the weights file against the spec, prints its variant, the parameters\n"
+               "per module, and the GFLOP of one forward pass of a 16 x H x W clip (default\n"
+               "224 x 384; multiply-adds counted twice, convolutions, linear layers and\n"
+               "attention products).\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *hs = "224", *ws = "384", *device = NULL, *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        }
+        if ((r = cli_value(argc, argv, &i, "--height", &hs)) ||
+            (r = cli_value(argc, argv, &i, "--width", &ws)) ||
+            (r = cli_value(argc, argv, &i, "--device", &device))) {
+            if (r < 0)
+                return 2;
+            continue;
+        }
+        if (argv[i][0] == '-' || path) {
+            cli_error("info: unexpected argument '%s' (see --help)", argv[i]);
+            return 2;
+        }
+        path = argv[i];
+    }
+    long H, W;
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    if (!cli_int("--height", hs, 32, 8192, &H) || !cli_int("--width", ws, 32, 8192, &W))
+        return 2;
+    if (H % 32 || W % 32) {
+        cli_error("info: height and width must be multiples of 32");
+        return 2;
+    }
+    cn_weights *w;
+    if (cn_weights_load(path, &w) != CN_OK) {
+        cli_error("%s", cn_last_error());
+        return 1;
+    }
+    printf("%s: variant %s, %d tensors\n", path, w->variant, w->count);
+    if (w->nonfinite)
+        printf("warning: %d tensor(s) hold NaN or Inf, first '%s'\n", w->nonfinite, w->nonfinite_first);
+    static const char *mods[] = {"video", "audio", "avim.1", "avim.2", "avim.3", "avim.4", "cpc", "dec"};
+    int64_t cnt[8] = {0}, bn[8] = {0}, total = 0, total_bn = 0;
+    for (int i = 0; i < w->count; i++) {
+        char mod[16];
+        cn_spec_module(w->w[i].name, mod, sizeof mod);
+        int stat = strstr(w->w[i].name, "running_") != NULL;
+        for (int k = 0; k < 8; k++)
+            if (strcmp(mod, mods[k]) == 0)
+                (stat ? bn : cnt)[k] += w->w[i].numel;
+        *(stat ? &total_bn : &total) += w->w[i].numel;
+    }
+    printf("%-8s %14s %16s\n", "module", "parameters", "+BN statistics");
+    for (int k = 0; k < 8; k++)
+        if (cnt[k])
+            printf("%-8s %14lld %16lld\n", mods[k], (long long)cnt[k], (long long)bn[k]);
+    printf("%-8s %14lld %16lld  (%.2f M with statistics)\n", "total", (long long)total,
+           (long long)total_bn, (double)(total + total_bn) * 1e-6);
+    cn_engine *e = NULL;
+    int rc = 1;
+    if (!cli_engine(device, CN_ATTENTION_LINEAR, 1, &e))
+        goto done;
+    if (cn_engine_load_weights(e, w) != CN_OK) {
+        cli_error("%s", cn_last_error());
+        goto done;
+    }
+    double gf, per[6];
+    if (cn_model_flops(cn_engine_model(e), 1, (int)H, (int)W, &gf, per) != CN_OK) {
+        cli_error("%s", cn_last_error());
+        goto done;
+    }
+    static const char *pm[6] = {"S3D", "VGGish", "ASPP", "attention", "CPC", "decoder"};
+    printf("GFLOP per 16 x %ld x %ld clip: %.1f (", H, W, gf);
+    for (int k = 0; k < 6; k++)
+        if (per[k] > 0)
+            printf("%s%s %.1f", k ? ", " : "", pm[k], per[k]);
+    printf(")\n");
+    rc = 0;
+done:
+    cn_engine_destroy(e);
+    cn_weights_free(w);
+    return rc;
+}

@@ -1,0 +1,329 @@
+/* Host launchers for cl/conv3d.cl: conv3d and conv2d (a conv3d with T = kT = 1), shape validation shared with the transposed convolution. */
+#include "conv3d.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Defaults measured on PoCL 3.1 (2-core AVX-512 Xeon); see cl/conv3d.cl. */
+#define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=16 -DP_NV=2 -DR_RM=16 -DR_NR=2 -DR_NV=1"
+
+/* Process-wide tuning string. The launch geometry reads the tile sizes back
+ * from it (opt_int), with fallbacks equal to the kernel's own defaults. */
+static char conv_opts[512] = CONV_DEFAULT_OPTS;
+
+int cn_conv_set_tuning(const char *options)
+{
+    if (!options || !*options)
+        options = CONV_DEFAULT_OPTS;
+    if (strlen(options) >= sizeof conv_opts)
+        return cn_fail(CN_ERR_ARG, "conv tuning: option string longer than %zu bytes",
+                       sizeof conv_opts - 1);
+    strcpy(conv_opts, options);
+    return CN_OK;
+}
+
+const char *cn_conv_tuning(void) { return conv_opts; }
+
+/* A -D value of the tuning string, so that the NDRange always matches the
+ * tiles the program was built with; `def` must equal the kernel default. */
+static int opt_int(const char *name, int def)
+{
+    char key[32];
+    snprintf(key, sizeof key, "-D%s=", name);
+    const char *p = strstr(conv_opts, key);
+    if (!p)
+        return def;
+    int v = 0;
+    if (sscanf(p + strlen(key), "%d", &v) != 1 || v < 1)
+        return def;
+    return v;
+}
+
+enum { F_BIAS = 1, F_RES = 2, F_RELU = 4, F_PSCALE = 8, F_PSHIFT = 16, F_PRELU = 32, F_TFAST = 64 };
+
+static int check_vec(const char *op, const cn_tensor *t, const char *name, int64_t len)
+{
+    if (!t)
+        return CN_OK;
+    char s[96];
+    if (!t->buf)
+        return cn_fail(CN_ERR_ARG, "%s: %s is empty", op, name);
+    if (t->ndim != 1 || t->shape[0] != len)
+        return cn_fail(CN_ERR_SHAPE, "%s: %s is %s but must be (%lld)", op, name,
+                       cn_shape_str(t, s, sizeof s), (long long)len);
+    return CN_OK;
+}
+
+static int fits_int(const cn_tensor *t) { return cn_numel(t) <= INT_MAX; }
+
+int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, cn_conv_geom *g)
+{
+    char s1[96], s2[96], s3[96];
+    memset(g, 0, sizeof *g);
+    if (!a || !a->x || !a->w || !a->x->buf || !a->w->buf)
+        return cn_fail(CN_ERR_ARG, "%s: x and w are required", op);
+    const cn_tensor *x = a->x, *w = a->w;
+    const int nd = mode == 1 ? 4 : 5, sp0 = mode == 1 ? 1 : 0; /* first spatial axis used */
+    if (x->ndim != nd || w->ndim != nd)
+        return cn_fail(CN_ERR_SHAPE, "%s: x %s and w %s must have %d dims", op,
+                       cn_shape_str(x, s1, sizeof s1), cn_shape_str(w, s2, sizeof s2), nd);
+    if (x->dtype != CN_F32 || w->dtype != CN_F32)
+        return cn_fail(CN_ERR_UNSUPPORTED, "%s: only float32 tensors are supported", op);
+    if (!fits_int(x) || !fits_int(w))
+        return cn_fail(CN_ERR_SHAPE, "%s: x %s or w %s exceeds the 32-bit index range", op,
+                       cn_shape_str(x, s1, sizeof s1), cn_shape_str(w, s2, sizeof s2));
+    for (int i = sp0; i < 3; i++) {
+        if (a->stride[i] < 0 || a->pad[i] < 0 || a->dil[i] < 0 || a->out_pad[i] < 0)
+            return cn_fail(CN_ERR_ARG, "%s: negative stride, pad, dilation or output padding "
+                           "on axis %d", op, i);
+        if (a->stride[i] > 65535 || a->pad[i] > 65535 || a->dil[i] > 65535 ||
+            a->out_pad[i] > 65535)
+            return cn_fail(CN_ERR_ARG, "%s: stride, pad, dilation or output padding above "
+                           "65535 on axis %d", op, i);
+        if (mode != 2 && a->out_pad[i] != 0)
+            return cn_fail(CN_ERR_ARG, "%s: out_pad is for transposed convolutions only", op);
+    }
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, out[3];
+    for (int i = sp0; i < 3; i++) {
+        in[i] = x->shape[2 + i - sp0];
+        k[i] = w->shape[2 + i - sp0];
+        g->s[i] = a->stride[i] ? a->stride[i] : 1;
+        g->d[i] = a->dil[i] ? a->dil[i] : 1;
+        g->p[i] = a->pad[i];
+        g->op[i] = a->out_pad[i];
+    }
+    for (int i = 0; i < sp0; i++)
+        g->s[i] = g->d[i] = 1;
+    const int64_t N = x->shape[0], Cx = x->shape[1];
+    const int64_t Ci = mode == 2 ? w->shape[0] : w->shape[1];
+    const int64_t Co = mode == 2 ? w->shape[1] : w->shape[0];
+    if (N < 1 || Ci < 1 || Co < 1 || k[0] < 1 || k[1] < 1 || k[2] < 1 || in[0] < 1 ||
+        in[1] < 1 || in[2] < 1)
+        return cn_fail(CN_ERR_SHAPE, "%s: empty x %s or w %s", op, cn_shape_str(x, s1, sizeof s1),
+                       cn_shape_str(w, s2, sizeof s2));
+    if (a->x_c_off < 0 || a->y_c_off < 0)
+        return cn_fail(CN_ERR_ARG, "%s: negative channel offset (x_c_off %lld, y_c_off %lld)", op,
+                       (long long)a->x_c_off, (long long)a->y_c_off);
+    if (a->x_c_off + Ci > Cx)
+        return cn_fail(CN_ERR_SHAPE, "%s: w %s needs %lld input channels from offset %lld but x "
+                       "%s has %lld", op, cn_shape_str(w, s2, sizeof s2), (long long)Ci,
+                       (long long)a->x_c_off, cn_shape_str(x, s1, sizeof s1), (long long)Cx);
+    for (int i = sp0; i < 3; i++) {
+        const int64_t span = (int64_t)g->d[i] * (k[i] - 1);
+        if (mode == 2) {
+            if (g->op[i] >= g->s[i] && g->op[i] >= g->d[i])
+                return cn_fail(CN_ERR_ARG, "%s: out_pad %d on axis %d must be smaller than the "
+                               "stride (%d) or the dilation (%d)", op, g->op[i], i, g->s[i],
+                               g->d[i]);
+            out[i] = (in[i] - 1) * g->s[i] - 2 * (int64_t)g->p[i] + span + g->op[i] + 1;
+        } else {
+            const int64_t num = in[i] + 2 * (int64_t)g->p[i] - span - 1;
+            out[i] = num < 0 ? 0 : num / g->s[i] + 1;
+        }
+        if (out[i] < 1 || out[i] > INT_MAX)
+            return cn_fail(CN_ERR_SHAPE, "%s: x %s with w %s, stride %d, pad %d, dilation %d "
+                           "gives an output size of %lld on axis %d", op,
+                           cn_shape_str(x, s1, sizeof s1), cn_shape_str(w, s2, sizeof s2),
+                           g->s[i], g->p[i], g->d[i], (long long)out[i], i);
+    }
+    for (int i = 0; i < sp0; i++)
+        out[i] = 1;
+    g->N = (int)N, g->Ci = (int)Ci, g->Co = (int)Co, g->Cx = (int)Cx, g->xoff = (int)a->x_c_off;
+    g->T = (int)in[0], g->H = (int)in[1], g->W = (int)in[2];
+    g->To = (int)out[0], g->Ho = (int)out[1], g->Wo = (int)out[2];
+    for (int i = 0; i < 3; i++)
+        g->k[i] = (int)k[i];
+    g->alpha = a->alpha != 0.0f ? a->alpha : 1.0f;
+    g->x = x->buf, g->w = w->buf;
+    if (!full)
+        return CN_OK;
+
+    /* ---- output, bias, pre-activation, residual ---- */
+    const cn_tensor *y = a->y;
+    if (!y || !y->buf)
+        return cn_fail(CN_ERR_ARG, "%s: y is required", op);
+    int ok = y->ndim == nd && y->shape[0] == N && y->dtype == CN_F32;
+    for (int i = sp0; ok && i < 3; i++)
+        ok = y->shape[2 + i - sp0] == out[i];
+    if (!ok || a->y_c_off + Co > y->shape[1])
+        return cn_fail(CN_ERR_SHAPE, "%s: y is %s but x %s with w %s gives %lld channels "
+                       "(at offset %lld) of %lldx%lldx%lld", op, cn_shape_str(y, s1, sizeof s1),
+                       cn_shape_str(x, s2, sizeof s2), cn_shape_str(w, s3, sizeof s3),
+                       (long long)Co, (long long)a->y_c_off, (long long)out[0],
+                       (long long)out[1], (long long)out[2]);
+    if (!fits_int(y))
+        return cn_fail(CN_ERR_SHAPE, "%s: y %s exceeds the 32-bit index range", op,
+                       cn_shape_str(y, s1, sizeof s1));
+    if (y->buf == x->buf) {
+        /* only disjoint channel windows of one tensor: no element is both
+         * read as input and written (a dense block appending to its input) */
+        const int disjoint = a->x_c_off + Ci <= a->y_c_off || a->y_c_off + Co <= a->x_c_off;
+        if (!cn_same_shape(x, y) || !disjoint)
+            return cn_fail(CN_ERR_ARG, "%s: y shares x's buffer but is not the same tensor with "
+                           "a channel window apart from x's (x %s channels %lld+%lld, y %s "
+                           "channels %lld+%lld)", op, cn_shape_str(x, s1, sizeof s1),
+                           (long long)a->x_c_off, (long long)Ci, cn_shape_str(y, s2, sizeof s2),
+                           (long long)a->y_c_off, (long long)Co);
+    }
+    if (y->buf == w->buf)
+        return cn_fail(CN_ERR_ARG, "%s: y must not alias w", op);
+    CN_TRY(check_vec(op, a->bias, "bias", Co));
+    CN_TRY(check_vec(op, a->pre_scale, "pre_scale", Ci));
+    CN_TRY(check_vec(op, a->pre_shift, "pre_shift", Ci));
+    const cn_tensor *vecs[3] = {a->bias, a->pre_scale, a->pre_shift};
+    for (int i = 0; i < 3; i++)
+        if (vecs[i] && vecs[i]->buf == y->buf)
+            return cn_fail(CN_ERR_ARG, "%s: y must not alias bias or pre_scale/pre_shift", op);
+    g->Cy = (int)y->shape[1], g->yoff = (int)a->y_c_off;
+    g->Cr = g->Cy, g->roff = g->yoff;
+    if (a->residual) {
+        const cn_tensor *r = a->residual;
+        if (!r->buf)
+            return cn_fail(CN_ERR_ARG, "%s: residual is empty", op);
+        if (r->buf == y->buf) {
+            /* in-place accumulation: each element is read by the work-item
+             * that then writes it, so only the identical window is safe */
+            if (r != y && !cn_same_shape(r, y))
+                return cn_fail(CN_ERR_ARG, "%s: residual shares y's buffer but is %s, not y %s",
+                               op, cn_shape_str(r, s1, sizeof s1), cn_shape_str(y, s2, sizeof s2));
+        } else {
+            ok = r->ndim == nd && r->shape[0] == N && r->shape[1] == Co && r->dtype == CN_F32;
+            for (int i = sp0; ok && i < 3; i++)
+                ok = r->shape[2 + i - sp0] == out[i];
+            if (!ok)
+                return cn_fail(CN_ERR_SHAPE, "%s: residual is %s but the output is %lldx%lld"
+                               "x%lldx%lldx%lld", op, cn_shape_str(r, s1, sizeof s1),
+                               (long long)N, (long long)Co, (long long)out[0],
+                               (long long)out[1], (long long)out[2]);
+            g->Cr = (int)Co, g->roff = 0;
+        }
+        g->res = r->buf;
+        g->flags |= F_RES;
+    }
+    if (a->bias)
+        g->bias = a->bias->buf, g->flags |= F_BIAS;
+    if (a->pre_scale)
+        g->pscale = a->pre_scale->buf, g->flags |= F_PSCALE;
+    if (a->pre_shift)
+        g->pshift = a->pre_shift->buf, g->flags |= F_PSHIFT;
+    if (a->pre_relu)
+        g->flags |= F_PRELU;
+    if (a->relu)
+        g->flags |= F_RELU;
+    g->y = y->buf;
+    return CN_OK;
+}
+
+static size_t pick_local(size_t rows, size_t cols)
+{
+    /* Work-items of a group run one after another on one core and share the
+     * B panel in cache, so a group spans the output-channel blocks (up to
+     * 16) of one column block, unless that leaves too few groups for both
+     * cores. Powers of two only: PoCL compiles a kernel once per local size,
+     * and the extra work-items past Co return at once. */
+    size_t ly = 1;
+    while (ly < rows && ly < 16)
+        ly *= 2;
+    while (ly > 1 && cols * ((rows + ly - 1) / ly) < 8)
+        ly /= 2;
+    return ly;
+}
+
+int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[5],
+                  const char *tag)
+{
+    const int vw = opt_int("VW", 16);
+    const int pw = g->k[0] == 1 && g->k[1] == 1 && g->k[2] == 1 && g->s[0] == 1 &&
+                   g->s[1] == 1 && g->s[2] == 1 && g->p[0] == 0 && g->p[1] == 0 && g->p[2] == 0 &&
+                   g->To == g->T && g->Ho == g->H && g->Wo == g->W;
+    const int pre = (g->flags & (F_PSCALE | F_PSHIFT | F_PRELU)) != 0;
+    char name[32];
+    snprintf(name, sizeof name, "%s%s", pw ? "conv_pw" : "conv_row", pre ? "_pre" : "");
+    cl_kernel k;
+    CN_TRY(cn_kernel(ctx, "conv3d", conv_opts, name, &k));
+    const int iargs[] = {g->Ci, g->Co, g->Cx, g->xoff, g->Cy, g->yoff, g->T, g->H, g->W,
+                         g->To, g->Ho, g->Wo, g->k[0], g->k[1], g->k[2], g->s[0], g->s[1],
+                         g->s[2], g->p[0], g->p[1], g->p[2], g->d[0], g->d[1], g->d[2]};
+    cl_uint ai = 0;
+    for (size_t i = 0; i < sizeof iargs / sizeof iargs[0]; i++, ai++)
+        CN_TRY(CN_ARG(k, ai, iargs[i]));
+    /* absent optional buffers are passed as x: the flags keep them unread */
+    cl_mem bias = g->bias ? g->bias : g->x, ps = g->pscale ? g->pscale : g->x;
+    cl_mem sh = g->pshift ? g->pshift : g->x, res = g->res ? g->res : g->x;
+    CN_TRY(CN_ARG(k, ai, g->x)); ai++;
+    CN_TRY(CN_ARG(k, ai, g->w)); ai++;
+    CN_TRY(CN_ARG(k, ai, wbase)); ai++;
+    for (int i = 0; i < 5; i++, ai++)
+        CN_TRY(CN_ARG(k, ai, ws[i]));
+    CN_TRY(CN_ARG(k, ai, bias)); ai++;
+    CN_TRY(CN_ARG(k, ai, ps)); ai++;
+    CN_TRY(CN_ARG(k, ai, sh)); ai++;
+    CN_TRY(CN_ARG(k, ai, res)); ai++;
+    CN_TRY(CN_ARG(k, ai, g->Cr)); ai++;
+    CN_TRY(CN_ARG(k, ai, g->roff)); ai++;
+    /* kT > 1: consecutive output planes share kT-1 input planes (measured:
+     * 7x1x1 64->64 at 16x112x192 went from 62 to 77 GFLOP/s) */
+    const int flags = g->flags | (!pw && g->k[0] > 1 && g->To > 1 ? F_TFAST : 0);
+    CN_TRY(CN_ARG(k, ai, flags)); ai++;
+    CN_TRY(CN_ARG(k, ai, g->alpha)); ai++;
+    CN_TRY(CN_ARG(k, ai, g->y)); ai++;
+
+    size_t gl[3], lo[3];
+    if (pw) {
+        const size_t tn = (size_t)vw * opt_int("P_NV", 2), rm = opt_int("P_RM", 16);
+        const size_t L = (size_t)g->T * g->H * g->W;
+        gl[0] = (L + tn - 1) / tn;
+        gl[1] = (g->Co + rm - 1) / rm;
+    } else {
+        const size_t tw = (size_t)vw * opt_int("R_NV", 1), nr = opt_int("R_NR", 2);
+        const size_t rm = opt_int("R_RM", 16);
+        gl[0] = (size_t)g->To * ((g->Ho + nr - 1) / nr) * ((g->Wo + tw - 1) / tw);
+        gl[1] = (g->Co + rm - 1) / rm;
+    }
+    gl[2] = (size_t)g->N;
+    lo[0] = 1, lo[1] = pick_local(gl[1], gl[0] * gl[2]), lo[2] = 1;
+    return cn_launch(ctx, k, tag, 3, gl, lo);
+}
+
+static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
+{
+    const char *op = mode == 1 ? "conv2d" : "conv3d";
+    cn_conv_geom g;
+    CN_TRY(cn_conv_prepare_(op, a, mode, 1, &g));
+    const int ks = g.k[0] * g.k[1] * g.k[2];
+    const int ws[5] = {g.Ci * ks, ks, g.k[1] * g.k[2], g.k[2], 1};
+    return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
+}
+
+int cn_conv3d(cn_ctx *ctx, const cn_conv_args *a) { return conv_direct(ctx, a, 0); }
+int cn_conv2d(cn_ctx *ctx, const cn_conv_args *a) { return conv_direct(ctx, a, 1); }
+
+static int out_shape(const char *op, const cn_conv_args *a, int mode, int64_t *out)
+{
+    cn_conv_geom g;
+    CN_TRY(cn_conv_prepare_(op, a, mode, 0, &g));
+    int i = 0;
+    out[i++] = g.N;
+    out[i++] = g.Co;
+    if (mode != 1)
+        out[i++] = g.To;
+    out[i++] = g.Ho;
+    out[i++] = g.Wo;
+    return CN_OK;
+}
+
+int cn_conv3d_out_shape(const cn_conv_args *a, int64_t out[5])
+{
+    return out_shape("conv3d", a, 0, out);
+}
+
+int cn_conv2d_out_shape(const cn_conv_args *a, int64_t out[4])
+{
+    return out_shape("conv2d", a, 1, out);
+}
+
+int cn_conv_transpose3d_out_shape(const cn_conv_args *a, int64_t out[5])
+{
+    return out_shape("conv_transpose3d", a, 2, out);
+}

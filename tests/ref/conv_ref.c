@@ -1,0 +1,258 @@
+/* Plain-C double-precision references for conv3d, conv2d and transposed conv3d with every fused feature. */
+#include "conv_ref.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ref_conv_out(const ref_conv_desc *c, int64_t out[3])
+{
+    for (int i = 0; i < 3; i++) {
+        int64_t span = (int64_t)c->d[i] * (c->k[i] - 1);
+        if (c->transposed)
+            out[i] = (c->in[i] - 1) * c->s[i] - 2 * (int64_t)c->p[i] + span + c->op[i] + 1;
+        else {
+            int64_t num = c->in[i] + 2 * (int64_t)c->p[i] - span - 1;
+            out[i] = num < 0 ? 0 : num / c->s[i] + 1;
+        }
+    }
+}
+
+/* The conv's input: the channel window of x, pre-activated. Zero padding is
+ * not part of it (the loops below skip taps outside the input). */
+static double xin(const ref_conv_desc *c, int64_t n, int64_t ci, int64_t idx)
+{
+    const int64_t sp = c->in[0] * c->in[1] * c->in[2];
+    double v = c->x[(n * c->Cx + c->x_c_off + ci) * sp + idx];
+    if (c->pre_scale)
+        v *= c->pre_scale[ci];
+    if (c->pre_shift)
+        v += c->pre_shift[ci];
+    if (c->pre_relu && v < 0)
+        v = 0;
+    return v;
+}
+
+void ref_conv(const ref_conv_desc *c, double *y, double *absy)
+{
+    int64_t out[3];
+    ref_conv_out(c, out);
+    const int64_t osp = out[0] * out[1] * out[2], isp = c->in[0] * c->in[1] * c->in[2];
+    const int64_t ks = c->k[0] * c->k[1] * c->k[2];
+    double *acc = calloc((size_t)(c->Co * osp), sizeof *acc);
+    double *mag = calloc((size_t)(c->Co * osp), sizeof *mag);
+    if (!acc || !mag)
+        abort();
+    for (int64_t n = 0; n < c->N; n++) {
+        memset(acc, 0, (size_t)(c->Co * osp) * sizeof *acc);
+        memset(mag, 0, (size_t)(c->Co * osp) * sizeof *mag);
+        /* Walk (input position, tap) pairs; the output they meet is
+         * o = i*s - p + k*d (transposed) or solves i = o*s - p + k*d (direct). */
+        for (int64_t ci = 0; ci < c->Ci; ci++)
+            for (int64_t kt = 0; kt < c->k[0]; kt++)
+                for (int64_t kh = 0; kh < c->k[1]; kh++)
+                    for (int64_t kw = 0; kw < c->k[2]; kw++) {
+                        const int64_t kk[3] = {kt, kh, kw};
+                        const int64_t tap = (kt * c->k[1] + kh) * c->k[2] + kw;
+                        for (int64_t co = 0; co < c->Co; co++) {
+                            double wv = c->transposed ? c->w[(ci * c->Co + co) * ks + tap]
+                                                      : c->w[(co * c->Ci + ci) * ks + tap];
+                            if (c->transposed) {
+                                for (int64_t i = 0; i < isp; i++) {
+                                    int64_t ii[3] = {i / (c->in[1] * c->in[2]),
+                                                     i / c->in[2] % c->in[1], i % c->in[2]};
+                                    int64_t o[3], inside = 1;
+                                    for (int a = 0; a < 3; a++) {
+                                        o[a] = ii[a] * c->s[a] - c->p[a] + kk[a] * c->d[a];
+                                        inside &= o[a] >= 0 && o[a] < out[a];
+                                    }
+                                    if (!inside)
+                                        continue;
+                                    int64_t oi = (o[0] * out[1] + o[1]) * out[2] + o[2];
+                                    double pr = wv * xin(c, n, ci, i);
+                                    acc[co * osp + oi] += pr;
+                                    mag[co * osp + oi] += pr < 0 ? -pr : pr;
+                                }
+                            } else {
+                                for (int64_t oi = 0; oi < osp; oi++) {
+                                    int64_t o[3] = {oi / (out[1] * out[2]), oi / out[2] % out[1],
+                                                    oi % out[2]};
+                                    int64_t ii[3], inside = 1;
+                                    for (int a = 0; a < 3; a++) {
+                                        ii[a] = o[a] * c->s[a] - c->p[a] + kk[a] * c->d[a];
+                                        inside &= ii[a] >= 0 && ii[a] < c->in[a];
+                                    }
+                                    if (!inside)
+                                        continue; /* zero padding of the activated input */
+                                    int64_t i = (ii[0] * c->in[1] + ii[1]) * c->in[2] + ii[2];
+                                    double pr = wv * xin(c, n, ci, i);
+                                    acc[co * osp + oi] += pr;
+                                    mag[co * osp + oi] += pr < 0 ? -pr : pr;
+                                }
+                            }
+                        }
+                    }
+        const double alpha = c->alpha != 0 ? c->alpha : 1.0;
+        for (int64_t co = 0; co < c->Co; co++)
+            for (int64_t oi = 0; oi < osp; oi++) {
+                double v = acc[co * osp + oi] + (c->bias ? c->bias[co] : 0.0);
+                v *= alpha;
+                if (c->residual)
+                    v += c->residual[(n * c->res_C + c->res_off + co) * osp + oi];
+                if (c->relu && v < 0)
+                    v = 0;
+                int64_t yi = (n * c->Cy + c->y_c_off + co) * osp + oi;
+                y[yi] = v;
+                if (absy)
+                    absy[yi] = mag[co * osp + oi];
+            }
+    }
+    free(acc);
+    free(mag);
+}
+
+/* ---- device-side case runner ------------------------------------------------ */
+
+#include <math.h>
+#include <stdio.h>
+
+#include <time.h>
+
+#include "testutil.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static cn_tensor upload(cn_ctx *ctx, int nd, const int64_t *shape, const float *h)
+{
+    cn_tensor t = {0};
+    TU_OK(cn_tensor_from_host(ctx, &t, nd, shape, h));
+    return t;
+}
+
+/* Shape with the T axis dropped for 2D. */
+static int shape_of(int mode, int64_t a, int64_t b, const int64_t sp[3], int64_t *out)
+{
+    int n = 0;
+    out[n++] = a;
+    out[n++] = b;
+    for (int i = mode == 1 ? 1 : 0; i < 3; i++)
+        out[n++] = sp[i];
+    return n;
+}
+
+int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
+{
+    const int before = tu_failures;
+    const int m2 = cc->mode == 1;
+    ref_conv_desc c = {0};
+    c.transposed = cc->mode == 2;
+    c.N = cc->N, c.Ci = cc->Ci, c.Co = cc->Co;
+    c.Cx = cc->Ci + cc->cx_extra, c.x_c_off = cc->xoff;
+    c.Cy = cc->Co + cc->cy_extra, c.y_c_off = cc->yoff;
+    for (int i = 0; i < 3; i++) {
+        int two = m2 && i == 0;
+        c.in[i] = two ? 1 : cc->in[i];
+        c.k[i] = two ? 1 : cc->k[i];
+        c.s[i] = two || !cc->s[i] ? 1 : cc->s[i];
+        c.d[i] = two || !cc->d[i] ? 1 : cc->d[i];
+        c.p[i] = two ? 0 : cc->p[i];
+        c.op[i] = two ? 0 : cc->op[i];
+    }
+    int64_t out[3];
+    ref_conv_out(&c, out);
+    const int64_t ks = c.k[0] * c.k[1] * c.k[2], K = c.Ci * ks;
+    const int64_t isp = c.in[0] * c.in[1] * c.in[2], osp = out[0] * out[1] * out[2];
+    const int64_t nx = c.N * c.Cx * isp, ny = c.N * c.Cy * osp, nw = c.Co * K;
+
+    float *x = tu_rand_array(r, nx, -1, 1);
+    /* weights ~ 1/sqrt(fan-in) keep outputs of order one for any K */
+    const double wsc = 1.0 / sqrt((double)(c.transposed ? c.Co * ks : K));
+    float *w = tu_rand_array(r, nw, -wsc, wsc);
+    float *bias = tu_rand_array(r, c.Co, -0.5, 0.5);
+    float *psc = tu_rand_array(r, c.Ci, 0.5, 1.5), *psh = tu_rand_array(r, c.Ci, -0.5, 0.5);
+    float *res = tu_rand_array(r, c.N * c.Co * osp, -1, 1);
+    float *prefill = tu_rand_array(r, ny, -1, 1);
+    float *got = malloc((size_t)ny * sizeof *got);
+    double *want = malloc((size_t)ny * sizeof *want), *mag = calloc((size_t)ny, sizeof *mag);
+    for (int64_t i = 0; i < ny; i++)
+        want[i] = prefill[i];
+
+    int64_t xs[5], ws[5], ys[5], rs[5];
+    const int nd = shape_of(cc->mode, c.N, c.Cx, c.in, xs);
+    const int64_t k3[3] = {c.k[0], c.k[1], c.k[2]};
+    shape_of(cc->mode, c.transposed ? c.Ci : c.Co, c.transposed ? c.Co : c.Ci, k3, ws);
+    shape_of(cc->mode, c.N, c.Cy, out, ys);
+    shape_of(cc->mode, c.N, c.Co, out, rs);
+    cn_tensor tx = upload(ctx, nd, xs, x), tw = upload(ctx, nd, ws, w);
+    cn_tensor tb = upload(ctx, 1, &c.Co, bias), tr = upload(ctx, nd, rs, res);
+    cn_tensor tps = upload(ctx, 1, &c.Ci, psc), tsh = upload(ctx, 1, &c.Ci, psh);
+    tu_guarded g;
+    TU_OK(tu_guarded_alloc(ctx, &g, nd, ys));
+    TU_OK(cn_tensor_upload(ctx, &g.t, prefill));
+
+    cn_conv_args a = {0};
+    a.x = &tx, a.w = &tw, a.y = &g.t;
+    a.bias = cc->bias ? &tb : NULL;
+    a.pre_scale = cc->pre_scale ? &tps : NULL;
+    a.pre_shift = cc->pre_shift ? &tsh : NULL;
+    a.residual = cc->residual == 1 ? &tr : cc->residual == 2 ? &g.t : NULL;
+    a.pre_relu = cc->pre_relu, a.relu = cc->relu, a.alpha = cc->alpha;
+    a.x_c_off = cc->xoff, a.y_c_off = cc->yoff;
+    for (int i = 0; i < 3; i++)
+        a.stride[i] = cc->s[i], a.pad[i] = cc->p[i], a.dil[i] = cc->d[i], a.out_pad[i] = cc->op[i];
+
+    int64_t shp[5];
+    int st = cc->mode == 0 ? cn_conv3d_out_shape(&a, shp)
+             : cc->mode == 1 ? cn_conv2d_out_shape(&a, shp)
+                             : cn_conv_transpose3d_out_shape(&a, shp);
+    TU_CHECK(st == CN_OK, "%s: out_shape: %s", cc->name, cn_last_error());
+    for (int i = 0; st == CN_OK && i < nd; i++)
+        TU_CHECK(shp[i] == rs[i], "%s: out_shape dim %d is %lld, want %lld", cc->name, i,
+                 (long long)shp[i], (long long)rs[i]);
+
+    TU_OK(cn_ctx_finish(ctx));
+    double t0 = now_s();
+    st = cc->mode == 0 ? cn_conv3d(ctx, &a) : cc->mode == 1 ? cn_conv2d(ctx, &a)
+                                                             : cn_conv_transpose3d(ctx, &a);
+    TU_CHECK(st == CN_OK, "%s: %s", cc->name, cn_last_error());
+    TU_OK(cn_ctx_finish(ctx));
+    double dt = now_s() - t0;
+    tu_guard_check(ctx, &g, got, cc->name);
+
+    c.x = x, c.w = w;
+    c.bias = cc->bias ? bias : NULL;
+    c.pre_scale = cc->pre_scale ? psc : NULL;
+    c.pre_shift = cc->pre_shift ? psh : NULL;
+    c.pre_relu = cc->pre_relu, c.relu = cc->relu, c.alpha = cc->alpha;
+    if (cc->residual == 1)
+        c.residual = res, c.res_C = c.Co, c.res_off = 0;
+    else if (cc->residual == 2)
+        c.residual = prefill, c.res_C = c.Cy, c.res_off = c.y_c_off;
+    ref_conv(&c, want, mag);
+
+    /* A float32 sum of K products drifts from the exact one by a random walk
+     * of K roundings, each at most 2^-24 of the running sum: about
+     * sqrt(K) * 6e-8 * sum|products|. atol allows 16x that (1e-6*sqrt(K)),
+     * scaled by alpha; rtol covers the few roundings of the epilogue. An
+     * indexing error moves outputs by O(0.1), far outside this. */
+    double smax = 0;
+    for (int64_t i = 0; i < ny; i++)
+        smax = mag[i] > smax ? mag[i] : smax;
+    const double alpha = cc->alpha != 0 ? fabs(cc->alpha) : 1.0;
+    const double atol = 1e-6 * sqrt((double)K) * smax * alpha + 1e-7, rtol = 1e-5;
+    char what[160];
+    snprintf(what, sizeof what, "%s (%.1f ms)", cc->name, dt * 1e3);
+    tu_compare(what, got, want, ny, atol, rtol);
+
+    cn_tensor *ts[] = {&tx, &tw, &tb, &tr, &tps, &tsh};
+    for (int i = 0; i < 6; i++)
+        cn_tensor_release(ctx, ts[i]);
+    tu_guarded_free(&g);
+    free(x), free(w), free(bias), free(psc), free(psh), free(res), free(prefill);
+    free(got), free(want), free(mag);
+    return tu_failures - before;
+}

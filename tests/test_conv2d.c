@@ -1,0 +1,144 @@
+/* conv2d (the VGGish audio convolutions) against the double reference: odd shapes, fused features, ignored T entries, rejections, GFLOP/s. */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "conv_ref.h"
+#include "testutil.h"
+
+#define V3(a, b, c) {a, b, c}
+
+/* Entry 0 (the T axis) of k/s/p/d is ignored by conv2d; the last case sets
+ * it to nonsense to prove that. */
+static const conv_case cases[] = {
+    {.name = "3x3 pad 1 bias relu", .mode = 1, .N = 2, .Ci = 13, .Co = 11, .in = V3(1, 11, 10),
+     .k = V3(1, 3, 3), .p = V3(0, 1, 1), .bias = 1, .relu = 1},
+    {.name = "3x3 pad 1, 1 input channel", .mode = 1, .N = 3, .Ci = 1, .Co = 17,
+     .in = V3(1, 19, 16), .k = V3(1, 3, 3), .p = V3(0, 1, 1), .bias = 1, .relu = 1},
+    {.name = "1x1 windows pre residual", .mode = 1, .N = 2, .Ci = 13, .Co = 11, .cx_extra = 3,
+     .xoff = 2, .cy_extra = 5, .yoff = 5, .in = V3(1, 9, 7), .k = V3(1, 1, 1), .pre_scale = 1,
+     .pre_shift = 1, .pre_relu = 1, .residual = 1, .alpha = 2.0f},
+    {.name = "5x3 stride 2 dil (2,1) pad (2,1)", .mode = 1, .N = 2, .Ci = 6, .Co = 7,
+     .in = V3(1, 17, 13), .k = V3(1, 5, 3), .s = V3(1, 2, 2), .p = V3(0, 2, 1),
+     .d = V3(1, 2, 1), .bias = 1},
+    {.name = "3x3 dil 2 pad 2 pre-BN-ReLU", .mode = 1, .N = 2, .Ci = 9, .Co = 20,
+     .in = V3(1, 12, 37), .k = V3(1, 3, 3), .p = V3(0, 2, 2), .d = V3(1, 2, 2), .pre_scale = 1,
+     .pre_shift = 1, .pre_relu = 1, .relu = 1},
+    {.name = "7x7 stride 2 pad 3", .mode = 1, .N = 1, .Ci = 3, .Co = 5, .in = V3(1, 23, 45),
+     .k = V3(1, 7, 7), .s = V3(1, 2, 2), .p = V3(0, 3, 3), .bias = 1},
+    {.name = "residual in place", .mode = 1, .N = 2, .Ci = 5, .Co = 4, .cy_extra = 3, .yoff = 1,
+     .in = V3(1, 6, 21), .k = V3(1, 3, 3), .p = V3(0, 1, 1), .residual = 2, .alpha = -1.0f},
+    {.name = "T entries ignored", .mode = 1, .N = 2, .Ci = 4, .Co = 6, .in = V3(9, 8, 9),
+     .k = V3(5, 3, 3), .s = V3(3, 1, 1), .p = V3(4, 1, 1), .d = V3(2, 1, 1), .op = V3(1, 0, 0),
+     .bias = 1},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+static void test_rejections(cn_ctx *ctx)
+{
+    cn_tensor x = {0}, w = {0}, y = {0}, b = {0}, r = {0}, x5 = {0}, w5 = {0};
+    TU_OK(cn_tensor_alloc(ctx, &x, 4, (int64_t[]){2, 5, 7, 6}));
+    TU_OK(cn_tensor_alloc(ctx, &w, 4, (int64_t[]){3, 5, 3, 3}));
+    TU_OK(cn_tensor_alloc(ctx, &y, 4, (int64_t[]){2, 3, 7, 6}));
+    TU_OK(cn_tensor_alloc(ctx, &b, 1, (int64_t[]){4}));
+    TU_OK(cn_tensor_alloc(ctx, &r, 4, (int64_t[]){2, 3, 7, 5}));
+    TU_OK(cn_tensor_alloc(ctx, &x5, 5, (int64_t[]){2, 5, 1, 7, 6}));
+    TU_OK(cn_tensor_alloc(ctx, &w5, 5, (int64_t[]){3, 5, 1, 3, 3}));
+    cn_conv_args ok = {.x = &x, .w = &w, .y = &y, .pad = {0, 1, 1}};
+    TU_OK(cn_conv2d(ctx, &ok));
+    int64_t out[4];
+    TU_OK(cn_conv2d_out_shape(&ok, out));
+    TU_CHECK(out[0] == 2 && out[1] == 3 && out[2] == 7 && out[3] == 6, "conv2d out_shape");
+    cn_conv_args a = ok;
+    a.x = &x5; /* 3D tensors belong to conv3d */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d(ctx, &a));
+    a = ok, a.w = &w5;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d(ctx, &a));
+    a = ok;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a)); /* and 2D ones do not go to conv3d */
+    a = ok, a.x_c_off = 1;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d(ctx, &a));
+    a = ok, a.pad[2] = 0;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d(ctx, &a));
+    a = ok, a.pad[1] = 0, a.dil[1] = 5; /* 7 - 10 - 1 < 0: empty output */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d_out_shape(&a, out));
+    a = ok, a.bias = &b;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d(ctx, &a));
+    a = ok, a.residual = &r;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d(ctx, &a));
+    a = ok, a.pre_shift = &b; /* 4 values for 5 input channels */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv2d(ctx, &a));
+    a = ok, a.dil[1] = -1;
+    TU_FAILS(CN_ERR_ARG, cn_conv2d(ctx, &a));
+    a = ok, a.out_pad[2] = 1;
+    TU_FAILS(CN_ERR_ARG, cn_conv2d(ctx, &a));
+    cn_tensor *ts[] = {&x, &w, &y, &b, &r, &x5, &w5};
+    for (int i = 0; i < 7; i++)
+        cn_tensor_release(ctx, ts[i]);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The VGGish layers' GFLOP/s, checked against the reference on one item. */
+static void bench(cn_ctx *ctx, tu_rng *r, int Ci, int Co, int H, int W)
+{
+    const int64_t xs[4] = {1, Ci, H, W}, ws[4] = {Co, Ci, 3, 3}, ys[4] = {1, Co, H, W};
+    const int64_t nx = (int64_t)Ci * H * W, nw = (int64_t)Co * Ci * 9, ny = (int64_t)Co * H * W;
+    float *x = tu_rand_array(r, nx, -1, 1), *w = tu_rand_array(r, nw, -0.05, 0.05);
+    float *y = malloc((size_t)ny * sizeof *y);
+    double *want = malloc((size_t)ny * sizeof *want), *mag = malloc((size_t)ny * sizeof *mag);
+    cn_tensor tx, tw, ty;
+    TU_OK(cn_tensor_from_host(ctx, &tx, 4, xs, x));
+    TU_OK(cn_tensor_from_host(ctx, &tw, 4, ws, w));
+    TU_OK(cn_tensor_alloc(ctx, &ty, 4, ys));
+    cn_conv_args a = {.x = &tx, .w = &tw, .y = &ty, .pad = {0, 1, 1}};
+    double best = 1e30;
+    for (int rep = 0; rep < 4; rep++) {
+        double t0 = now_s();
+        TU_OK(cn_conv2d(ctx, &a));
+        TU_OK(cn_ctx_finish(ctx));
+        double t = now_s() - t0;
+        best = t < best ? t : best;
+    }
+    TU_OK(cn_tensor_download(ctx, &ty, y));
+    ref_conv_desc c = {.N = 1, .Cx = Ci, .Ci = Ci, .Co = Co, .Cy = Co, .in = {1, H, W},
+                       .k = {1, 3, 3}, .s = {1, 1, 1}, .p = {0, 1, 1}, .d = {1, 1, 1},
+                       .x = x, .w = w};
+    ref_conv(&c, want, mag);
+    double smax = 0;
+    for (int64_t i = 0; i < ny; i++)
+        smax = mag[i] > smax ? mag[i] : smax;
+    char name[96];
+    snprintf(name, sizeof name, "3x3 %d->%d @ %dx%d", Ci, Co, H, W);
+    /* the case runner's bound: 1e-6 * sqrt(K) * max sum|products| */
+    tu_compare(name, y, want, ny, 1e-6 * sqrt(Ci * 9.0) * smax, 1e-5);
+    printf("bench %-28s %7.2f ms  %6.1f GFLOP/s\n", name, best * 1e3,
+           2.0 * Co * Ci * 9 * H * W * 1e-9 / best);
+    cn_tensor_release(ctx, &tx);
+    cn_tensor_release(ctx, &tw);
+    cn_tensor_release(ctx, &ty);
+    free(x), free(w), free(y), free(want), free(mag);
+}
+
+int main(void)
+{
+    cn_ctx *ctx = tu_ctx();
+    if (!ctx)
+        return 1;
+    tu_rng r = tu_seed(5);
+    for (int i = 0; i < NCASES; i++)
+        conv_run_case(ctx, &r, &cases[i]);
+    test_rejections(ctx);
+    bench(ctx, &r, 1, 64, 96, 64);
+    bench(ctx, &r, 64, 128, 48, 32);
+    bench(ctx, &r, 256, 256, 24, 16);
+    bench(ctx, &r, 512, 512, 12, 8);
+    TU_OK(cn_ctx_finish(ctx));
+    cn_ctx_destroy(ctx);
+    return tu_finish("test_conv2d");
+}

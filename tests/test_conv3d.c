@@ -1,0 +1,286 @@
+/* conv3d against the double reference on odd shapes with every fused feature, shape rejections, and GFLOP/s on S3D-like layers. */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "conv_ref.h"
+#include "testutil.h"
+
+#define V3(a, b, c) {a, b, c}
+
+/* Odd channel counts and sizes so every tile has a ragged edge; the S3D
+ * kernel shapes; windows, pre-activation (with a shift, so padding applied
+ * before it would show), bias, alpha, residual and ReLU. */
+static const conv_case cases[] = {
+    {.name = "1x1x1 bias relu", .N = 2, .Ci = 13, .Co = 11, .in = V3(5, 11, 10),
+     .k = V3(1, 1, 1), .bias = 1, .relu = 1},
+    {.name = "1x1x1 pre window residual", .N = 3, .Ci = 13, .Co = 11, .cx_extra = 4, .xoff = 3,
+     .cy_extra = 6, .yoff = 2, .in = V3(3, 9, 7), .k = V3(1, 1, 1), .pre_scale = 1,
+     .pre_shift = 1, .pre_relu = 1, .residual = 1, .alpha = 0.5f},
+    {.name = "1x1x1 long rows", .N = 2, .Ci = 21, .Co = 35, .in = V3(2, 12, 16),
+     .k = V3(1, 1, 1), .bias = 1},
+    {.name = "3x3x3 pad 1 all fused", .N = 2, .Ci = 13, .Co = 11, .in = V3(5, 11, 10),
+     .k = V3(3, 3, 3), .p = V3(1, 1, 1), .bias = 1, .pre_scale = 1, .pre_shift = 1,
+     .pre_relu = 1, .residual = 1, .alpha = -1.5f, .relu = 1},
+    {.name = "1x3x3 dil 2 windows", .N = 3, .Ci = 13, .Co = 11, .cx_extra = 5, .xoff = 5,
+     .cy_extra = 3, .yoff = 3, .in = V3(3, 9, 7), .k = V3(1, 3, 3), .p = V3(0, 2, 2),
+     .d = V3(1, 2, 2), .bias = 1},
+    {.name = "1x3x3 dil 6 pad 6", .N = 2, .Ci = 7, .Co = 9, .in = V3(2, 13, 19),
+     .k = V3(1, 3, 3), .p = V3(0, 6, 6), .d = V3(1, 6, 6), .relu = 1},
+    {.name = "3x1x1 pad 1", .N = 2, .Ci = 13, .Co = 11, .in = V3(5, 11, 10), .k = V3(3, 1, 1),
+     .p = V3(1, 0, 0), .bias = 1, .relu = 1},
+    {.name = "1x7x7 s(1,2,2) p(0,3,3)", .N = 2, .Ci = 3, .Co = 11, .in = V3(3, 23, 45),
+     .k = V3(1, 7, 7), .s = V3(1, 2, 2), .p = V3(0, 3, 3), .bias = 1, .relu = 1},
+    {.name = "7x1x1 s(2,1,1) p(3,0,0)", .N = 2, .Ci = 13, .Co = 11, .in = V3(9, 5, 7),
+     .k = V3(7, 1, 1), .s = V3(2, 1, 1), .p = V3(3, 0, 0), .residual = 1},
+    {.name = "3x3x3 mixed pad/stride/dil", .N = 2, .Ci = 5, .Co = 6, .in = V3(6, 9, 11),
+     .k = V3(3, 3, 3), .s = V3(1, 1, 2), .p = V3(0, 1, 2), .d = V3(1, 2, 1), .bias = 1},
+    {.name = "1x3x3 pre-BN-ReLU wide rows", .N = 2, .Ci = 13, .Co = 19, .in = V3(2, 7, 40),
+     .k = V3(1, 3, 3), .p = V3(0, 1, 1), .pre_scale = 1, .pre_shift = 1, .pre_relu = 1},
+    {.name = "1x3x3 pre shift only, no relu", .N = 1, .Ci = 4, .Co = 5, .in = V3(1, 6, 5),
+     .k = V3(1, 3, 3), .p = V3(0, 1, 1), .pre_shift = 1},
+    {.name = "1x1x1 stride 2", .N = 2, .Ci = 6, .Co = 7, .in = V3(3, 9, 11), .k = V3(1, 1, 1),
+     .s = V3(1, 2, 2), .bias = 1},
+    {.name = "1x1x1 pad 1", .N = 1, .Ci = 6, .Co = 7, .in = V3(2, 3, 5), .k = V3(1, 1, 1),
+     .p = V3(1, 1, 1), .bias = 1},
+    {.name = "3x3x3 stride 3 dil 2", .N = 2, .Ci = 5, .Co = 4, .in = V3(7, 12, 35),
+     .k = V3(3, 3, 3), .s = V3(3, 3, 3), .p = V3(2, 1, 4), .d = V3(2, 2, 2)},
+    {.name = "residual in place, y window", .N = 2, .Ci = 9, .Co = 10, .cy_extra = 7, .yoff = 4,
+     .in = V3(3, 5, 18), .k = V3(1, 3, 3), .p = V3(0, 1, 1), .bias = 1, .residual = 2,
+     .alpha = 0.25f, .relu = 1},
+    {.name = "kernel = input, 1 output", .N = 2, .Ci = 3, .Co = 17, .in = V3(2, 3, 4),
+     .k = V3(2, 3, 4)},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+/* Tile configurations other than the defaults, so the ragged-edge code of
+ * every kernel runs with different vector widths and block sizes. */
+static const char *tunings[] = {
+    "-DVW=8 -DP_RM=3 -DP_NV=3 -DR_RM=5 -DR_NR=3 -DR_NV=2",
+    "-DVW=4 -DP_RM=1 -DP_NV=1 -DR_RM=1 -DR_NR=1 -DR_NV=1",
+};
+
+static void test_rejections(cn_ctx *ctx)
+{
+    cn_tensor x = {0}, w = {0}, y = {0}, b = {0}, r = {0}, w2 = {0}, y4 = {0};
+    TU_OK(cn_tensor_alloc(ctx, &x, 5, (int64_t[]){2, 8, 3, 5, 6}));
+    TU_OK(cn_tensor_alloc(ctx, &w, 5, (int64_t[]){4, 6, 1, 3, 3}));
+    TU_OK(cn_tensor_alloc(ctx, &w2, 5, (int64_t[]){4, 9, 1, 3, 3}));
+    TU_OK(cn_tensor_alloc(ctx, &y, 5, (int64_t[]){2, 4, 3, 5, 6}));
+    TU_OK(cn_tensor_alloc(ctx, &b, 1, (int64_t[]){5}));
+    TU_OK(cn_tensor_alloc(ctx, &r, 5, (int64_t[]){2, 4, 3, 5, 5}));
+    TU_OK(cn_tensor_alloc(ctx, &y4, 4, (int64_t[]){2, 4, 5, 6}));
+    cn_conv_args ok = {.x = &x, .w = &w, .y = &y, .pad = {0, 1, 1}};
+    TU_OK(cn_conv3d(ctx, &ok)); /* the baseline is valid */
+    int64_t out[5];
+    TU_OK(cn_conv3d_out_shape(&ok, out));
+    TU_CHECK(out[0] == 2 && out[1] == 4 && out[2] == 3 && out[3] == 5 && out[4] == 6,
+             "out_shape %lld %lld %lld %lld %lld", (long long)out[0], (long long)out[1],
+             (long long)out[2], (long long)out[3], (long long)out[4]);
+
+    cn_conv_args a = ok;
+    a.w = &w2; /* needs 9 input channels, x has 8 */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d_out_shape(&a, out));
+    a = ok, a.x_c_off = 3; /* 3 + 6 > 8 */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.x_c_off = -1;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    a = ok, a.y_c_off = 1; /* 1 + 4 > 4 */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.y_c_off = -2;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    a = ok, a.pad[1] = a.pad[2] = 0; /* y would be 3x3x4 */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.pad[0] = 0, a.dil[1] = 4; /* 5 + 2 - 8 - 1 < 0: empty output */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d_out_shape(&a, out));
+    a = ok, a.bias = &b; /* 5 values for 4 channels */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.residual = &r;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.pre_scale = &b; /* 5 values for 6 input channels */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.stride[2] = -1;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    a = ok, a.out_pad[1] = 1;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    a = ok, a.y = &x; /* x's 8 channels would hold y's 4: only the aliasing is wrong */
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    a = ok, a.y = &y4;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.x = &y4;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    a = ok, a.w = NULL;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    a = ok, a.y = NULL;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, NULL));
+
+    /* y aliasing x with a shape that would otherwise fit */
+    cn_tensor xy = {0}, w1 = {0};
+    TU_OK(cn_tensor_alloc(ctx, &xy, 5, (int64_t[]){1, 4, 2, 3, 3}));
+    TU_OK(cn_tensor_alloc(ctx, &w1, 5, (int64_t[]){4, 4, 1, 1, 1}));
+    cn_conv_args al = {.x = &xy, .w = &w1, .y = &xy};
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &al));
+    al.y = &y, al.x = &y, al.residual = &y;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &al));
+
+    cn_tensor *ts[] = {&x, &w, &y, &b, &r, &w2, &y4, &xy, &w1};
+    for (int i = 0; i < 9; i++)
+        cn_tensor_release(ctx, ts[i]);
+}
+
+/* A dense block's layer: x and y are one tensor, the conv reads channels
+ * [0, 13) and appends its 7 output channels at [13, 20). The input channels
+ * must come back unchanged. */
+static void test_dense_append(cn_ctx *ctx, tu_rng *r)
+{
+    const int64_t sh[5] = {2, 20, 3, 9, 21}, n = 2 * 20 * 3 * 9 * 21;
+    float *z = tu_rand_array(r, n, -1, 1), *w = tu_rand_array(r, 7 * 13 * 9, -0.1, 0.1);
+    float *sc = tu_rand_array(r, 13, 0.5, 1.5), *sf = tu_rand_array(r, 13, -0.5, 0.5);
+    float *got = malloc((size_t)n * sizeof *got);
+    double *want = malloc((size_t)n * sizeof *want), *mag = calloc((size_t)n, sizeof *mag);
+    cn_tensor tw, ts, tf;
+    tu_guarded g;
+    TU_OK(tu_guarded_alloc(ctx, &g, 5, sh));
+    TU_OK(cn_tensor_upload(ctx, &g.t, z));
+    TU_OK(cn_tensor_from_host(ctx, &tw, 5, (int64_t[]){7, 13, 1, 3, 3}, w));
+    TU_OK(cn_tensor_from_host(ctx, &ts, 1, (int64_t[]){13}, sc));
+    TU_OK(cn_tensor_from_host(ctx, &tf, 1, (int64_t[]){13}, sf));
+    cn_conv_args a = {.x = &g.t, .w = &tw, .y = &g.t, .pad = {0, 1, 1}, .pre_scale = &ts,
+                      .pre_shift = &tf, .pre_relu = 1, .y_c_off = 13};
+    TU_OK(cn_conv3d(ctx, &a));
+    tu_guard_check(ctx, &g, got, "dense append");
+    for (int64_t i = 0; i < n; i++)
+        want[i] = z[i];
+    ref_conv_desc c = {.N = 2, .Cx = 20, .Ci = 13, .Co = 7, .Cy = 20, .y_c_off = 13,
+                       .in = {3, 9, 21}, .k = {1, 3, 3}, .s = {1, 1, 1}, .p = {0, 1, 1},
+                       .d = {1, 1, 1}, .x = z, .w = w, .pre_scale = sc, .pre_shift = sf,
+                       .pre_relu = 1};
+    ref_conv(&c, want, mag);
+    double smax = 0;
+    for (int64_t i = 0; i < n; i++)
+        smax = mag[i] > smax ? mag[i] : smax;
+    tu_compare("dense append in x's own buffer", got, want, n, 1e-6 * sqrt(117.0) * smax, 1e-5);
+    a.y_c_off = 12; /* overlaps the input window */
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    tu_guarded_free(&g);
+    cn_tensor_release(ctx, &tw);
+    cn_tensor_release(ctx, &ts);
+    cn_tensor_release(ctx, &tf);
+    free(z), free(w), free(sc), free(sf), free(got), free(want), free(mag);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* S3D-sized layers: GFLOP/s (best of a few runs) and a sampled check of the
+ * output against a double sum, since a full reference would be slow. */
+static void bench(cn_ctx *ctx, tu_rng *r, const char *name, int Ci, int Co, const int in[3],
+                  const int k[3], const int p[3], int pre)
+{
+    int64_t xs[5] = {1, Ci, in[0], in[1], in[2]}, ws[5] = {Co, Ci, k[0], k[1], k[2]};
+    int64_t nx = (int64_t)Ci * in[0] * in[1] * in[2], K = (int64_t)Ci * k[0] * k[1] * k[2];
+    float *x = tu_rand_array(r, nx, -1, 1), *w = tu_rand_array(r, Co * K, -0.1, 0.1);
+    float *psc = tu_rand_array(r, Ci, 0.5, 1.5), *psh = tu_rand_array(r, Ci, -0.5, 0.5);
+    cn_tensor tx, tw, ty, tps, tsh;
+    TU_OK(cn_tensor_from_host(ctx, &tx, 5, xs, x));
+    TU_OK(cn_tensor_from_host(ctx, &tw, 5, ws, w));
+    TU_OK(cn_tensor_from_host(ctx, &tps, 1, (int64_t[]){Ci}, psc));
+    TU_OK(cn_tensor_from_host(ctx, &tsh, 1, (int64_t[]){Ci}, psh));
+    cn_conv_args a = {.x = &tx, .w = &tw, .pad = {p[0], p[1], p[2]}};
+    if (pre)
+        a.pre_scale = &tps, a.pre_shift = &tsh, a.pre_relu = 1;
+    int64_t ys[5];
+    TU_OK(cn_conv3d_out_shape(&a, ys));
+    TU_OK(cn_tensor_alloc(ctx, &ty, 5, ys));
+    a.y = &ty;
+    /* wall time, and process CPU time (all driver threads): on a shared
+     * machine GFLOP per CPU-second stays meaningful when wall time does not */
+    double best = 1e30, best_cpu = 1e30;
+    for (int rep = 0; rep < 4; rep++) {
+        double t0 = now_s();
+        clock_t c0 = clock();
+        TU_OK(cn_conv3d(ctx, &a));
+        TU_OK(cn_ctx_finish(ctx));
+        double t = now_s() - t0, c = (double)(clock() - c0) / CLOCKS_PER_SEC;
+        best = t < best ? t : best;
+        best_cpu = c < best_cpu ? c : best_cpu;
+    }
+    const int64_t L = ys[2] * ys[3] * ys[4];
+    float *y = malloc((size_t)(Co * L) * sizeof *y);
+    TU_OK(cn_tensor_download(ctx, &ty, y));
+    /* 300 sampled outputs against the definition */
+    double maxerr = 0;
+    for (int s = 0; s < 300; s++) {
+        int co = tu_int(r, 0, Co - 1);
+        int64_t o = tu_int(r, 0, (int)L - 1);
+        int64_t oo[3] = {o / (ys[3] * ys[4]), o / ys[4] % ys[3], o % ys[4]};
+        double acc = 0;
+        for (int ci = 0; ci < Ci; ci++)
+            for (int kt = 0; kt < k[0]; kt++)
+                for (int kh = 0; kh < k[1]; kh++)
+                    for (int kw = 0; kw < k[2]; kw++) {
+                        int64_t t = oo[0] - p[0] + kt, h = oo[1] - p[1] + kh;
+                        int64_t ww = oo[2] - p[2] + kw;
+                        if (t < 0 || t >= in[0] || h < 0 || h >= in[1] || ww < 0 || ww >= in[2])
+                            continue;
+                        double v = x[((int64_t)ci * in[0] + t) * in[1] * in[2] + h * in[2] + ww];
+                        if (pre) {
+                            v = v * psc[ci] + psh[ci];
+                            v = v > 0 ? v : 0;
+                        }
+                        acc += v * w[(((int64_t)co * Ci + ci) * k[0] + kt) * k[1] * k[2] +
+                                     kh * k[2] + kw];
+                    }
+        double e = fabs(y[co * L + o] - acc);
+        maxerr = e > maxerr ? e : maxerr;
+    }
+    /* the case runner's bound, 1e-6 * sqrt(K) * sum|products|, with
+     * |product| <= 0.2 (|x| <= 2 after the pre-activation, |w| <= 0.1) */
+    TU_CHECK(maxerr < 1e-6 * sqrt((double)K) * 0.2 * K, "%s: sampled max error %.3g", name,
+             maxerr);
+    double gflop = 2.0 * Co * K * L * 1e-9;
+    printf("bench %-36s %7.2f ms %6.1f GFLOP/s, %6.1f GFLOP per CPU-s (sampled max err %.2g)\n",
+           name, best * 1e3, gflop / best, gflop / best_cpu, maxerr);
+    cn_tensor *ts[] = {&tx, &tw, &ty, &tps, &tsh};
+    for (int i = 0; i < 5; i++)
+        cn_tensor_release(ctx, ts[i]);
+    free(x), free(w), free(psc), free(psh), free(y);
+}
+
+int main(void)
+{
+    cn_ctx *ctx = tu_ctx();
+    if (!ctx)
+        return 1;
+    tu_rng r = tu_seed(3);
+    printf("tuning: %s\n", cn_conv_tuning());
+    for (int i = 0; i < NCASES; i++)
+        conv_run_case(ctx, &r, &cases[i]);
+    for (size_t t = 0; t < sizeof tunings / sizeof tunings[0]; t++) {
+        TU_OK(cn_conv_set_tuning(tunings[t]));
+        printf("tuning: %s\n", cn_conv_tuning());
+        for (int i = 0; i < NCASES; i++)
+            conv_run_case(ctx, &r, &cases[i]);
+    }
+    TU_OK(cn_conv_set_tuning(NULL));
+    test_rejections(ctx);
+    test_dense_append(ctx, &r);
+
+    const int t8[3] = {8, 28, 48}, k1[3] = {1, 1, 1}, k133[3] = {1, 3, 3}, k311[3] = {3, 1, 1};
+    const int p0[3] = {0, 0, 0}, p011[3] = {0, 1, 1}, p100[3] = {1, 0, 0};
+    bench(ctx, &r, "1x1x1 480->256 @ 8x28x48", 480, 256, t8, k1, p0, 0);
+    bench(ctx, &r, "1x3x3 96->128 @ 8x28x48", 96, 128, t8, k133, p011, 0);
+    bench(ctx, &r, "3x1x1 128->128 @ 8x28x48", 128, 128, t8, k311, p100, 0);
+    bench(ctx, &r, "1x3x3 pre-BN-ReLU 256->32 @ 4x28x48", 256, 32, (int[]){4, 28, 48}, k133,
+          p011, 1);
+    TU_OK(cn_ctx_finish(ctx));
+    cn_ctx_destroy(ctx);
+    return tu_finish("test_conv3d");
+}

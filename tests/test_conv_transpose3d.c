@@ -1,0 +1,197 @@
+/* conv_transpose3d against the double reference (stride 1 and 2, output padding, fused features), the adjoint identity with conv3d, rejections. */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "conv_ref.h"
+#include "testutil.h"
+
+#define V3(a, b, c) {a, b, c}
+
+static const conv_case cases[] = {
+    {.name = "3x3x3 s1 p1 (CPC theta)", .mode = 2, .N = 2, .Ci = 13, .Co = 11,
+     .in = V3(3, 5, 7), .k = V3(3, 3, 3), .p = V3(1, 1, 1), .bias = 1},
+    {.name = "3x3x3 s1 p1 all fused, windows", .mode = 2, .N = 3, .Ci = 7, .Co = 9,
+     .cx_extra = 4, .xoff = 1, .cy_extra = 3, .yoff = 2, .in = V3(2, 7, 12), .k = V3(3, 3, 3),
+     .p = V3(1, 1, 1), .bias = 1, .pre_scale = 1, .pre_shift = 1, .pre_relu = 1,
+     .residual = 1, .alpha = 0.3f, .relu = 1},
+    {.name = "3x3x3 s1 p1 wide rows", .mode = 2, .N = 2, .Ci = 5, .Co = 19, .in = V3(3, 4, 37),
+     .k = V3(3, 3, 3), .p = V3(1, 1, 1), .residual = 2},
+    {.name = "1x1x1 s1", .mode = 2, .N = 2, .Ci = 13, .Co = 11, .in = V3(3, 5, 7),
+     .k = V3(1, 1, 1), .bias = 1, .relu = 1},
+    {.name = "s1 dil 2 out_pad 1", .mode = 2, .N = 2, .Ci = 4, .Co = 5, .in = V3(4, 6, 5),
+     .k = V3(3, 3, 2), .d = V3(2, 2, 2), .p = V3(1, 2, 0), .op = V3(1, 0, 1), .bias = 1},
+    {.name = "s1 pad beyond the kernel (crops)", .mode = 2, .N = 1, .Ci = 3, .Co = 4,
+     .in = V3(7, 8, 9), .k = V3(3, 3, 3), .p = V3(3, 2, 1)},
+    {.name = "3x3x3 s2 p1 op1", .mode = 2, .N = 2, .Ci = 13, .Co = 11, .in = V3(3, 5, 4),
+     .k = V3(3, 3, 3), .s = V3(2, 2, 2), .p = V3(1, 1, 1), .op = V3(1, 1, 1), .bias = 1,
+     .relu = 1},
+    {.name = "2x2x2 s2 p0", .mode = 2, .N = 2, .Ci = 6, .Co = 5, .in = V3(2, 3, 5),
+     .k = V3(2, 2, 2), .s = V3(2, 2, 2), .residual = 1},
+    {.name = "s(1,2,2) k(1,3,3) op(0,1,1) fused", .mode = 2, .N = 2, .Ci = 5, .Co = 7,
+     .cx_extra = 2, .xoff = 2, .cy_extra = 1, .yoff = 1, .in = V3(3, 4, 6), .k = V3(1, 3, 3),
+     .s = V3(1, 2, 2), .p = V3(0, 1, 1), .op = V3(0, 1, 1), .pre_scale = 1, .pre_shift = 1,
+     .pre_relu = 1, .bias = 1, .alpha = 1.5f},
+    {.name = "s2 dil 2 p2 op1", .mode = 2, .N = 2, .Ci = 4, .Co = 6, .in = V3(3, 4, 5),
+     .k = V3(3, 3, 3), .s = V3(2, 2, 2), .d = V3(2, 2, 2), .p = V3(2, 2, 2), .op = V3(1, 1, 1),
+     .residual = 2},
+    {.name = "s3 k2 op2", .mode = 2, .N = 1, .Ci = 3, .Co = 2, .in = V3(2, 3, 4),
+     .k = V3(2, 2, 2), .s = V3(3, 3, 3), .op = V3(2, 2, 2), .bias = 1},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+/* <convT(x), y> == <x, conv3d(y)> with the same weight, stride, pad and
+ * dilation: the library's transposed convolution is the adjoint of its
+ * convolution (out_pad only where it keeps the shapes matched). */
+static void test_adjoint(cn_ctx *ctx, tu_rng *r, const char *name, int Ci, int Co,
+                         const int in[3], const int k[3], const int s[3], const int p[3],
+                         const int d[3], const int op[3])
+{
+    const int64_t N = 2, ks = (int64_t)k[0] * k[1] * k[2];
+    const int64_t xs[5] = {N, Ci, in[0], in[1], in[2]}, ws[5] = {Ci, Co, k[0], k[1], k[2]};
+    const int64_t nx = N * Ci * in[0] * in[1] * in[2];
+    float *x = tu_rand_array(r, nx, -1, 1), *w = tu_rand_array(r, Ci * Co * ks, -0.3, 0.3);
+    cn_tensor tx, tw, tty, ty, tcx;
+    TU_OK(cn_tensor_from_host(ctx, &tx, 5, xs, x));
+    TU_OK(cn_tensor_from_host(ctx, &tw, 5, ws, w));
+    cn_conv_args t = {.x = &tx, .w = &tw, .stride = {s[0], s[1], s[2]},
+                      .pad = {p[0], p[1], p[2]}, .dil = {d[0], d[1], d[2]},
+                      .out_pad = {op[0], op[1], op[2]}};
+    int64_t ys[5];
+    TU_OK(cn_conv_transpose3d_out_shape(&t, ys));
+    const int64_t ny = ys[0] * ys[1] * ys[2] * ys[3] * ys[4];
+    float *y = tu_rand_array(r, ny, -1, 1);
+    float *ty_h = malloc((size_t)ny * sizeof *ty_h), *cx_h = malloc((size_t)nx * sizeof *cx_h);
+    TU_OK(cn_tensor_from_host(ctx, &ty, 5, ys, y));
+    TU_OK(cn_tensor_alloc(ctx, &tty, 5, ys));
+    TU_OK(cn_tensor_alloc(ctx, &tcx, 5, xs));
+    t.y = &tty;
+    TU_OK(cn_conv_transpose3d(ctx, &t));
+    /* w (Ci, Co, k) read as a conv3d weight maps Co channels to Ci */
+    cn_conv_args c = {.x = &ty, .w = &tw, .y = &tcx, .stride = {s[0], s[1], s[2]},
+                      .pad = {p[0], p[1], p[2]}, .dil = {d[0], d[1], d[2]}};
+    int64_t cs[5];
+    TU_OK(cn_conv3d_out_shape(&c, cs));
+    TU_CHECK(cs[2] == xs[2] && cs[3] == xs[3] && cs[4] == xs[4], "%s: conv3d does not map back "
+             "to x's shape", name);
+    TU_OK(cn_conv3d(ctx, &c));
+    TU_OK(cn_tensor_download(ctx, &tty, ty_h));
+    TU_OK(cn_tensor_download(ctx, &tcx, cx_h));
+    double lhs = 0, rhs = 0, mag = 0;
+    for (int64_t i = 0; i < ny; i++)
+        lhs += (double)ty_h[i] * y[i], mag += fabs((double)ty_h[i] * y[i]);
+    for (int64_t i = 0; i < nx; i++)
+        rhs += (double)x[i] * cx_h[i], mag += fabs((double)x[i] * cx_h[i]);
+    /* each side is a dot product of float32 results with relative errors of
+     * ~1e-6 (see the case runner); 1e-5 of the sum of |terms| bounds the gap */
+    TU_CHECK(fabs(lhs - rhs) <= 1e-5 * mag, "%s: <convT x, y> = %.9g but <x, conv y> = %.9g",
+             name, lhs, rhs);
+    printf("  adjoint %-30s <convT x, y> %.9g  <x, conv y> %.9g  (|diff| / sum|terms| %.2g)\n",
+           name, lhs, rhs, fabs(lhs - rhs) / mag);
+    cn_tensor *ts[] = {&tx, &tw, &tty, &ty, &tcx};
+    for (int i = 0; i < 5; i++)
+        cn_tensor_release(ctx, ts[i]);
+    free(x), free(w), free(y), free(ty_h), free(cx_h);
+}
+
+static void test_rejections(cn_ctx *ctx)
+{
+    cn_tensor x = {0}, w = {0}, y = {0}, b = {0}, r = {0};
+    TU_OK(cn_tensor_alloc(ctx, &x, 5, (int64_t[]){2, 6, 2, 3, 4}));
+    TU_OK(cn_tensor_alloc(ctx, &w, 5, (int64_t[]){6, 5, 3, 3, 3})); /* Ci 6 -> Co 5 */
+    TU_OK(cn_tensor_alloc(ctx, &y, 5, (int64_t[]){2, 5, 4, 6, 8}));
+    TU_OK(cn_tensor_alloc(ctx, &b, 1, (int64_t[]){6}));
+    TU_OK(cn_tensor_alloc(ctx, &r, 5, (int64_t[]){2, 5, 4, 6, 7}));
+    /* (2-1)*2 - 2 + 2 + 1 + 1 = 4, (3-1)*2 - 2 + 2 + 1 + 1 = 6, (4-1)*2 - 2 + 2 + 1 + 1 = 8 */
+    cn_conv_args ok = {.x = &x, .w = &w, .y = &y, .stride = {2, 2, 2}, .pad = {1, 1, 1},
+                       .out_pad = {1, 1, 1}};
+    TU_OK(cn_conv_transpose3d(ctx, &ok));
+    int64_t out[5];
+    TU_OK(cn_conv_transpose3d_out_shape(&ok, out));
+    TU_CHECK(out[1] == 5 && out[2] == 4 && out[3] == 6 && out[4] == 8, "transposed out_shape");
+    cn_conv_args a = ok;
+    a.out_pad[2] = 2; /* not below stride 2 or dilation 1 */
+    TU_FAILS(CN_ERR_ARG, cn_conv_transpose3d(ctx, &a));
+    a = ok, a.stride[0] = 1, a.out_pad[0] = 1; /* stride 1, dilation 1 */
+    TU_FAILS(CN_ERR_ARG, cn_conv_transpose3d_out_shape(&a, out));
+    a = ok, a.x_c_off = 1; /* w wants 6 input channels, x has 6 */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv_transpose3d(ctx, &a));
+    a = ok, a.out_pad[1] = 0;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv_transpose3d(ctx, &a));
+    a = ok, a.bias = &b; /* 6 values for 5 output channels */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv_transpose3d(ctx, &a));
+    a = ok, a.residual = &r;
+    TU_FAILS(CN_ERR_SHAPE, cn_conv_transpose3d(ctx, &a));
+    a = ok, a.pad[0] = 3, a.out_pad[0] = 0; /* (2-1)*2 - 6 + 2 + 1 < 1 */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv_transpose3d_out_shape(&a, out));
+    a = ok, a.w = &r; /* w (2, 5, ...) wants 2 input channels: fits x, but y's shape */
+    TU_FAILS(CN_ERR_SHAPE, cn_conv_transpose3d(ctx, &a));
+    a = ok, a.y = NULL;
+    TU_FAILS(CN_ERR_ARG, cn_conv_transpose3d(ctx, &a));
+    cn_tensor *ts[] = {&x, &w, &y, &b, &r};
+    for (int i = 0; i < 5; i++)
+        cn_tensor_release(ctx, ts[i]);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPC's theta: 256 -> 256, 3x3x3, stride 1, pad 1 at 2x7x12, and the same
+ * shape with stride 2 (the gather kernel) for comparison. */
+static void bench(cn_ctx *ctx, tu_rng *r, int stride)
+{
+    const int64_t xs[5] = {1, 256, 2, 7, 12}, ws[5] = {256, 256, 3, 3, 3};
+    float *x = tu_rand_array(r, 256 * 168, -1, 1), *w = tu_rand_array(r, 256 * 256 * 27, -.1, .1);
+    cn_tensor tx, tw, ty;
+    TU_OK(cn_tensor_from_host(ctx, &tx, 5, xs, x));
+    TU_OK(cn_tensor_from_host(ctx, &tw, 5, ws, w));
+    cn_conv_args a = {.x = &tx, .w = &tw, .stride = {stride, stride, stride}, .pad = {1, 1, 1},
+                      .out_pad = {stride - 1, stride - 1, stride - 1}};
+    int64_t ys[5];
+    TU_OK(cn_conv_transpose3d_out_shape(&a, ys));
+    TU_OK(cn_tensor_alloc(ctx, &ty, 5, ys));
+    a.y = &ty;
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now_s();
+        TU_OK(cn_conv_transpose3d(ctx, &a));
+        TU_OK(cn_ctx_finish(ctx));
+        double t = now_s() - t0;
+        best = t < best ? t : best;
+    }
+    /* useful FLOPs: every input element meets every tap once */
+    double gflop = 2.0 * 256 * 256 * 27 * 168 * 1e-9;
+    printf("bench 3x3x3 256->256 @ 2x7x12 stride %d: %7.2f ms  %6.1f GFLOP/s\n", stride,
+           best * 1e3, gflop / best);
+    cn_tensor_release(ctx, &tx);
+    cn_tensor_release(ctx, &tw);
+    cn_tensor_release(ctx, &ty);
+    free(x), free(w);
+}
+
+int main(void)
+{
+    cn_ctx *ctx = tu_ctx();
+    if (!ctx)
+        return 1;
+    tu_rng r = tu_seed(7);
+    for (int i = 0; i < NCASES; i++)
+        conv_run_case(ctx, &r, &cases[i]);
+    const int k3[3] = {3, 3, 3}, k133[3] = {1, 3, 3}, s1[3] = {1, 1, 1}, s2[3] = {2, 2, 2};
+    const int s122[3] = {1, 2, 2}, p1[3] = {1, 1, 1}, p011[3] = {0, 1, 1}, d1[3] = {1, 1, 1};
+    const int d2[3] = {1, 2, 2}, op0[3] = {0, 0, 0}, op1[3] = {1, 1, 1}, op011[3] = {0, 1, 1};
+    test_adjoint(ctx, &r, "3x3x3 s1 p1", 13, 11, (int[]){3, 5, 7}, k3, s1, p1, d1, op0);
+    test_adjoint(ctx, &r, "3x3x3 s2 p1 op1", 7, 9, (int[]){3, 4, 5}, k3, s2, p1, d1, op1);
+    test_adjoint(ctx, &r, "1x3x3 s(1,2,2) dil 2 op1", 6, 5, (int[]){2, 5, 6}, k133, s122, p011,
+                 d2, op011);
+    test_rejections(ctx);
+    bench(ctx, &r, 1);
+    bench(ctx, &r, 2);
+    TU_OK(cn_ctx_finish(ctx));
+    cn_ctx_destroy(ctx);
+    return tu_finish("test_conv_transpose3d");
+}

@@ -1,0 +1,236 @@
+/* cn_gemm against a double reference: both backends, every transpose, odd and skinny sizes, batches with offsets and strides, tunings, guards and rejections. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gemm_ref.h"
+#include "testutil.h"
+
+/* Tolerance. Inputs are uniform in [-1, 1]. A float32 sum of K products
+ * makes K roundings, each at most u = 2^-24 times the partial sum, and a
+ * partial sum is at most mag = |alpha| sum_k |a_k b_k| (the reference
+ * reports it per element). Rounding errors of independent signs grow like
+ * sqrt(K), so the error is about sqrt(K) u mag; we allow 4x that, plus a
+ * few u of |beta c| and of the result. Any wrong, missing or doubled term
+ * moves an element by |a_k b_k|, typically 1/4, far above this bound for the
+ * sizes used here (K <= 3000: bound <= 4*55*6e-8*750 = 0.01). */
+#define U32 5.96e-8
+
+static double elapsed(struct timespec t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+}
+
+static cn_gemm_desc mk(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t batch, int pad,
+                       float alpha, float beta)
+{
+    const int64_t ra = ta ? K : M, ca = ta ? M : K, rb = tb ? N : K, cb = tb ? K : N;
+    cn_gemm_desc d = {.trans_a = ta, .trans_b = tb, .M = M, .N = N, .K = K, .alpha = alpha,
+                      .beta = beta, .batch = batch};
+    d.lda = (ca > 1 ? ca : 1) + 3 * pad;
+    d.ldb = (cb > 1 ? cb : 1) + 2 * pad;
+    d.ldc = (N > 1 ? N : 1) + 5 * pad;
+    d.off_a = 7 * pad, d.off_b = 5 * pad, d.off_c = 11 * pad;
+    d.stride_a = ra * d.lda + 13 * pad;
+    d.stride_b = rb * d.ldb + 2 * pad;
+    d.stride_c = M * d.ldc + 17 * pad;
+    return d;
+}
+
+static cl_mem upload(cn_ctx *ctx, const float *h, int64_t n)
+{
+    cl_int err;
+    cl_mem m = clCreateBuffer(cn_ctx_cl(ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                              (size_t)(n > 0 ? n : 1) * sizeof(float), (void *)h, &err);
+    TU_CHECK(err == CL_SUCCESS, "clCreateBuffer: %s", cn_cl_error_name(err));
+    return m;
+}
+
+/* One product on the current backend; C lives in a guarded buffer. When the
+ * product covers C densely with beta 0, C starts as the NaN sentinel, which
+ * proves every element is written and that C is not read; otherwise C
+ * starts random and the reference says which elements must keep it. */
+static void run_case(cn_ctx *ctx, tu_rng *r, const cn_gemm_desc *d, const char *what)
+{
+    const int64_t na = ref_gemm_extent_a(d), nb = ref_gemm_extent_b(d);
+    const int64_t nc = ref_gemm_extent_c(d), bt = d->batch > 0 ? d->batch : 1;
+    const int dense = d->beta == 0.0f && d->off_c == 0 && d->ldc == d->N &&
+                      (bt == 1 || d->stride_c == d->M * d->N);
+    float *A = tu_rand_array(r, na, -1, 1), *B = tu_rand_array(r, nb, -1, 1);
+    float *C0 = tu_rand_array(r, nc, -1, 1), *got = malloc((size_t)(nc + 1) * sizeof *got);
+    double *want = malloc((size_t)(nc + 1) * sizeof *want);
+    double *mag = malloc((size_t)(nc + 1) * sizeof *mag);
+    cl_mem a = upload(ctx, A, na), b = upload(ctx, B, nb);
+    tu_guarded g;
+    TU_OK(tu_guarded_alloc(ctx, &g, 1, (int64_t[]){nc}));
+    if (!dense && nc > 0)
+        TU_OK(CN_CL(clEnqueueWriteBuffer(cn_ctx_queue(ctx), g.t.buf, CL_TRUE, 0,
+                                         (size_t)nc * sizeof(float), C0, 0, NULL, NULL)));
+    TU_OK(cn_gemm(ctx, d, a, (size_t)na * 4, b, (size_t)nb * 4, g.t.buf, (size_t)nc * 4));
+    char label[160];
+    snprintf(label, sizeof label, "%s %c%c %lldx%lldx%lld b%lld%s a%g b%g", what,
+             d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', (long long)d->M, (long long)d->N,
+             (long long)d->K, (long long)bt, d->off_c ? " strided" : "", d->alpha, d->beta);
+    tu_guard_check(ctx, &g, got, label);
+    ref_gemm(d, A, B, C0, nc, want, mag);
+    double maxmag = 0;
+    for (int64_t i = 0; i < nc; i++)
+        maxmag = mag[i] > maxmag ? mag[i] : maxmag;
+    const double atol = 4.0 * sqrt((double)(d->K > 1 ? d->K : 1)) * U32 * maxmag +
+                        4.0 * U32 * fabs(d->beta) + 1e-30;
+    tu_compare(label, got, want, nc, atol, 4.0 * U32);
+    tu_guarded_free(&g);
+    clReleaseMemObject(a);
+    clReleaseMemObject(b);
+    free(A), free(B), free(C0), free(got), free(want), free(mag);
+}
+
+/* Every transpose combination on odd, tiny, edge-crossing, divisible and
+ * skinny sizes, plain and batched with offsets, padded strides and beta. */
+static void run_all(cn_ctx *ctx, tu_rng *r, const char *what, int quick)
+{
+    static const int64_t odd[][3] = {{13, 11, 9}, {1, 1, 1}, {67, 129, 33}, {128, 64, 40}};
+    static const int64_t skinny[][3] = {{300, 2, 257}, {3, 150, 77}, {500, 1, 33}, {1, 70, 1000}};
+    for (int t = 0; t < 4; t++) {
+        const int ta = t >> 1, tb = t & 1;
+        for (int s = 0; s < 4; s++) {
+            const int64_t *z = odd[s];
+            cn_gemm_desc d = mk(ta, tb, z[0], z[1], z[2], 1, 0, 1.0f, 0.0f);
+            run_case(ctx, r, &d, what);
+            if (quick && s != 2)
+                continue;
+            d = mk(ta, tb, z[0], z[1], z[2], 3, 1, -0.7f, 1.3f);
+            run_case(ctx, r, &d, what);
+        }
+        for (int s = 0; s < 4; s++) {
+            const int64_t *z = skinny[s];
+            cn_gemm_desc d = mk(ta, tb, z[0], z[1], z[2], s == 1 ? 2 : 1, s == 1, 1.0f,
+                                s == 1 ? 0.5f : 0.0f);
+            run_case(ctx, r, &d, what);
+        }
+    }
+    if (quick)
+        return;
+    /* divisible by every default tile: only fast paths; then K = 0 (C = beta C) */
+    cn_gemm_desc d = mk(0, 0, 128, 256, 64, 2, 0, 1.0f, 0.0f);
+    run_case(ctx, r, &d, what);
+    d = mk(0, 1, 5, 7, 0, 2, 1, 2.0f, 0.5f);
+    run_case(ctx, r, &d, what);
+    /* a batch that reuses one A (stride 0), as a broadcast weight would */
+    d = mk(1, 0, 19, 33, 21, 3, 0, 1.0f, 0.0f);
+    d.stride_a = 0;
+    run_case(ctx, r, &d, what);
+}
+
+static void test_rejections(cn_ctx *ctx)
+{
+    cn_gemm_desc ok = mk(0, 0, 4, 5, 6, 1, 0, 1.0f, 0.0f);
+    cl_mem a = upload(ctx, (float[64]){0}, 64), b = upload(ctx, (float[64]){0}, 64);
+    tu_guarded g;
+    TU_OK(tu_guarded_alloc(ctx, &g, 1, (int64_t[]){20}));
+    cl_mem c = g.t.buf;
+    float fill[20];
+    for (int i = 0; i < 20; i++)
+        fill[i] = 1.5f;
+    TU_OK(CN_CL(clEnqueueWriteBuffer(cn_ctx_queue(ctx), c, CL_TRUE, 0, sizeof fill, fill, 0, NULL,
+                                     NULL)));
+    cn_gemm_desc d;
+#define REJECT(code, change, ab, bb, cb)                                                   \
+    do {                                                                                   \
+        d = ok;                                                                            \
+        change;                                                                            \
+        TU_FAILS(code, cn_gemm(ctx, &d, a, ab, b, bb, c, cb));                             \
+    } while (0)
+    REJECT(CN_ERR_SHAPE, (void)0, 23 * 4, 30 * 4, 20 * 4); /* A one float short */
+    REJECT(CN_ERR_SHAPE, (void)0, 24 * 4, 29 * 4, 20 * 4); /* B one float short */
+    REJECT(CN_ERR_SHAPE, (void)0, 24 * 4, 30 * 4, 19 * 4); /* C one float short */
+    REJECT(CN_ERR_SHAPE, d.batch = 2, 64 * 4, 64 * 4, 20 * 4); /* C too small for batch 2 */
+    REJECT(CN_ERR_SHAPE, d.off_c = 1, 24 * 4, 30 * 4, 20 * 4);
+    REJECT(CN_ERR_SHAPE, d.M = -1, 64 * 4, 64 * 4, 20 * 4);
+    REJECT(CN_ERR_SHAPE, d.K = -3, 64 * 4, 64 * 4, 20 * 4);
+    REJECT(CN_ERR_SHAPE, d.batch = -2, 64 * 4, 64 * 4, 20 * 4);
+    REJECT(CN_ERR_SHAPE, d.N = (int64_t)1 << 40, 64 * 4, 64 * 4, 20 * 4);
+    REJECT(CN_ERR_ARG, d.lda = 5, 64 * 4, 64 * 4, 20 * 4); /* lda < K */
+    REJECT(CN_ERR_ARG, d.ldb = 4, 64 * 4, 64 * 4, 20 * 4); /* ldb < N */
+    REJECT(CN_ERR_ARG, d.ldc = 4, 64 * 4, 64 * 4, 20 * 4); /* ldc < N */
+    REJECT(CN_ERR_ARG, (d.trans_a = 1, d.lda = 3), 64 * 4, 64 * 4, 20 * 4); /* lda < M */
+    REJECT(CN_ERR_ARG, (d.trans_b = 1, d.ldb = 5), 64 * 4, 64 * 4, 20 * 4); /* ldb < K */
+    REJECT(CN_ERR_ARG, d.trans_a = 2, 64 * 4, 64 * 4, 20 * 4);
+    REJECT(CN_ERR_ARG, d.off_b = -1, 64 * 4, 64 * 4, 20 * 4);
+    REJECT(CN_ERR_ARG, d.stride_a = -4, 64 * 4, 64 * 4, 20 * 4);
+    REJECT(CN_ERR_ARG, (d.batch = 2, d.stride_c = 0), 64 * 4, 64 * 4, 64 * 4); /* racing batches */
+    REJECT(CN_ERR_ARG, (d.batch = 2, d.stride_c = 19), 64 * 4, 64 * 4, 64 * 4);
+    TU_FAILS(CN_ERR_ARG, cn_gemm(ctx, &ok, NULL, 64 * 4, b, 64 * 4, c, 20 * 4));
+    TU_FAILS(CN_ERR_ARG, cn_gemm(ctx, NULL, a, 64 * 4, b, 64 * 4, c, 20 * 4));
+    TU_FAILS(CN_ERR_ARG, cn_gemm(ctx, &ok, a, 64 * 4, b, 64 * 4, a, 64 * 4)); /* C is A */
+    /* empty products are valid and touch nothing */
+    d = ok, d.M = 0;
+    TU_OK(cn_gemm(ctx, &d, a, 0, b, 0, c, 0));
+    d = ok, d.N = 0;
+    TU_OK(cn_gemm(ctx, &d, a, 0, b, 0, c, 0));
+    /* nothing above may have written C (nor, per the guards, around it) */
+    float host[20];
+    TU_CHECK(tu_guard_check(ctx, &g, host, "rejected calls") == 0, "guards");
+    int touched = 0;
+    for (int i = 0; i < 20; i++)
+        touched += host[i] != 1.5f;
+    TU_CHECK(touched == 0, "rejected calls wrote %d elements of C", touched);
+    /* tuning strings are checked */
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_VW=3"));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_NOPE=1"));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_WM=x"));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_WM=0"));
+    TU_OK(cn_gemm_set_tuning(NULL));
+    tu_guarded_free(&g);
+    clReleaseMemObject(a);
+    clReleaseMemObject(b);
+#undef REJECT
+}
+
+int main(void)
+{
+    cn_ctx *ctx = tu_ctx();
+    if (!ctx)
+        return 1;
+    tu_rng r = tu_seed(7);
+    char tb[512];
+    printf("own kernel tuning: %s\n", cn_gemm_tuning(ctx, tb, sizeof tb));
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cn_gemm_set_backend(ctx, CN_GEMM_OWN);
+    run_all(ctx, &r, "own", 0);
+    printf("own kernels: %.2f s\n", elapsed(t0));
+
+    /* the local-memory variant (the default on GPUs) with small tiles, so
+     * that the test sizes cross several tiles and partial k tiles, and a
+     * scalar direct variant with unusual blocking */
+    const char *tunings[] = {
+        "-DGEMM_LOCAL=1 -DGEMM_VW=4 -DGEMM_NV=2 -DGEMM_WM=4 -DGEMM_LM=4 -DGEMM_LN=2 -DGEMM_TK=8",
+        "-DGEMM_VW=1 -DGEMM_NV=3 -DGEMM_WM=3 -DGEMM_WGM=4 -DGEMM_SK_RP=3 -DGEMM_SK_PV=2 "
+        "-DGEMM_SKINNY=3",
+    };
+    for (int i = 0; i < 2; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        TU_OK(cn_gemm_set_tuning(tunings[i]));
+        run_all(ctx, &r, i ? "own/scalar" : "own/local", 1);
+        printf("own kernels with %s: %.2f s\n", tunings[i], elapsed(t0));
+    }
+    TU_OK(cn_gemm_set_tuning(NULL));
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cn_gemm_set_backend(ctx, CN_GEMM_CLBLAST);
+    run_all(ctx, &r, "clblast", 0);
+    printf("CLBlast: %.2f s\n", elapsed(t0));
+
+    cn_gemm_set_backend(ctx, CN_GEMM_OWN);
+    test_rejections(ctx);
+    cn_gemm_set_backend(ctx, CN_GEMM_CLBLAST);
+    test_rejections(ctx);
+    TU_OK(cn_ctx_finish(ctx));
+    cn_ctx_destroy(ctx);
+    return tu_finish("test_gemm");
+}

@@ -1,0 +1,108 @@
+/* cn_linear against a double reference on both GEMM backends: odd sizes, a long input (the VGGish FC shape, scaled down), bias and ReLU combinations, shape errors. */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gemm_ref.h"
+#include "testutil.h"
+
+/* As in test_gemm: the float32 sum of `in` products drifts by about
+ * sqrt(in) * u * sum|x w| (u = 2^-24) with independent rounding signs; allow
+ * 4x that. A wrong or missing term (|x w| ~ 1/4 here) is far larger. */
+#define U32 5.96e-8
+
+static void run_case(cn_ctx *ctx, tu_rng *r, int64_t n, int64_t in, int64_t out, int bias,
+                     int relu, const char *what)
+{
+    float *x = tu_rand_array(r, n * in, -1, 1), *w = tu_rand_array(r, out * in, -1, 1);
+    float *b = tu_rand_array(r, out, -1, 1), *got = malloc((size_t)(n * out) * sizeof *got);
+    double *want = malloc((size_t)(n * out) * sizeof *want);
+    double *mag = malloc((size_t)(n * out) * sizeof *mag);
+    cn_tensor tx, tw, tb = {0};
+    TU_OK(cn_tensor_from_host(ctx, &tx, 2, (int64_t[]){n, in}, x));
+    TU_OK(cn_tensor_from_host(ctx, &tw, 2, (int64_t[]){out, in}, w));
+    if (bias)
+        TU_OK(cn_tensor_from_host(ctx, &tb, 1, (int64_t[]){out}, b));
+    tu_guarded g;
+    TU_OK(tu_guarded_alloc(ctx, &g, 2, (int64_t[]){n, out}));
+    TU_OK(cn_linear(ctx, &tx, &tw, bias ? &tb : NULL, relu, &g.t));
+    char label[128];
+    snprintf(label, sizeof label, "%s linear %lldx%lld -> %lld%s%s", what, (long long)n,
+             (long long)in, (long long)out, bias ? " +b" : "", relu ? " relu" : "");
+    tu_guard_check(ctx, &g, got, label);
+    ref_linear(n, in, out, x, w, bias ? b : NULL, relu, want, mag);
+    double maxmag = 0;
+    for (int64_t i = 0; i < n * out; i++)
+        maxmag = mag[i] > maxmag ? mag[i] : maxmag;
+    tu_compare(label, got, want, n * out, 4.0 * sqrt((double)in) * U32 * maxmag, 4.0 * U32);
+    if (relu) {
+        int neg = 0;
+        for (int64_t i = 0; i < n * out; i++)
+            neg += got[i] < 0.0f;
+        TU_CHECK(neg == 0, "%s: %d negative outputs after ReLU", label, neg);
+    }
+    cn_tensor_release(ctx, &tx);
+    cn_tensor_release(ctx, &tw);
+    cn_tensor_release(ctx, &tb);
+    tu_guarded_free(&g);
+    free(x), free(w), free(b), free(got), free(want), free(mag);
+}
+
+static void test_errors(cn_ctx *ctx, tu_rng *r)
+{
+    float *h = tu_rand_array(r, 64, -1, 1);
+    cn_tensor x, w, b, y, y3, b2;
+    TU_OK(cn_tensor_from_host(ctx, &x, 2, (int64_t[]){3, 5}, h));
+    TU_OK(cn_tensor_from_host(ctx, &w, 2, (int64_t[]){4, 5}, h));
+    TU_OK(cn_tensor_from_host(ctx, &b, 1, (int64_t[]){4}, h));
+    TU_OK(cn_tensor_from_host(ctx, &b2, 1, (int64_t[]){5}, h));
+    TU_OK(cn_tensor_alloc(ctx, &y, 2, (int64_t[]){3, 4}));
+    TU_OK(cn_tensor_alloc(ctx, &y3, 3, (int64_t[]){3, 4, 1}));
+    TU_OK(cn_linear(ctx, &x, &w, &b, 1, &y));
+    TU_FAILS(CN_ERR_SHAPE, cn_linear(ctx, &x, &x, &b, 0, &y));  /* w (3,5): out 3 != 4 */
+    TU_FAILS(CN_ERR_SHAPE, cn_linear(ctx, &w, &w, &b, 0, &y));  /* x rows 4 != 3 */
+    TU_FAILS(CN_ERR_SHAPE, cn_linear(ctx, &x, &w, &b2, 0, &y)); /* bias of 5 */
+    TU_FAILS(CN_ERR_SHAPE, cn_linear(ctx, &x, &w, &x, 0, &y));  /* 2-D bias */
+    TU_FAILS(CN_ERR_SHAPE, cn_linear(ctx, &x, &w, NULL, 0, &y3));
+    TU_FAILS(CN_ERR_SHAPE, cn_linear(ctx, &x, &y, NULL, 0, &y)); /* w (3,4): in 4 != 5 */
+    cn_tensor empty = {0};
+    TU_FAILS(CN_ERR_ARG, cn_linear(ctx, &empty, &w, NULL, 0, &y));
+    TU_FAILS(CN_ERR_ARG, cn_linear(ctx, &x, &w, &empty, 0, &y));
+    cn_tensor_release(ctx, &x);
+    cn_tensor_release(ctx, &w);
+    cn_tensor_release(ctx, &b);
+    cn_tensor_release(ctx, &b2);
+    cn_tensor_release(ctx, &y);
+    cn_tensor_release(ctx, &y3);
+    free(h);
+}
+
+int main(void)
+{
+    cn_ctx *ctx = tu_ctx();
+    if (!ctx)
+        return 1;
+    tu_rng r = tu_seed(11);
+    const cn_gemm_backend bes[2] = {CN_GEMM_OWN, CN_GEMM_CLBLAST};
+    for (int i = 0; i < 2; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const char *name = cn_gemm_backend_name(bes[i]);
+        cn_gemm_set_backend(ctx, bes[i]);
+        for (int v = 0; v < 4; v++)
+            run_case(ctx, &r, 3, 13, 11, v & 1, v >> 1, name);
+        /* a batch of 2 on a long input (the FC layer's 12288, scaled down) */
+        run_case(ctx, &r, 2, 3072, 96, 1, 1, name);
+        run_case(ctx, &r, 3, 1537, 11, 0, 1, name);
+        /* a wider batch, which takes the general (not skinny) kernels */
+        run_case(ctx, &r, 37, 129, 70, 1, 0, name);
+        run_case(ctx, &r, 1, 1, 1, 1, 1, name);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("%s: %.2f s\n", name,
+               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    }
+    test_errors(ctx, &r);
+    TU_OK(cn_ctx_finish(ctx));
+    cn_ctx_destroy(ctx);
+    return tu_finish("test_linear");
+}
