@@ -346,7 +346,8 @@ int cn_model_forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel
     return st;
 }
 
-int cn_model_flops(cn_model *m, int N, int H, int W, double *total, double per_module[6])
+int cn_model_flops(cn_model *m, int N, int H, int W, int literal, double *total,
+                   double per_module[6])
 {
     cn_tensor clip = {0}, mel = {0}, sal = {0};
     int64_t cs[5] = {N, 3, 16, H, W}, ms[4] = {N, 1, 96, 64};
@@ -354,7 +355,9 @@ int cn_model_flops(cn_model *m, int N, int H, int W, double *total, double per_m
     cn_tensor_wrap(&clip, NULL, 0, 5, cs);
     cn_tensor_wrap(&mel, NULL, 0, 4, ms);
     m->dry = 1;
-    int st = cn_model_forward(m, &clip, m->av ? &mel : NULL, NULL, &sal);
+    cn_forward_opts o = {0};
+    o.general_attention = literal;
+    int st = cn_model_forward(m, &clip, m->av ? &mel : NULL, &o, &sal);
     m->dry = 0;
     cn_tensor_release(m->ctx, &sal);
     if (st != CN_OK)

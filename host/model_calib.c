@@ -161,7 +161,7 @@ int cn_model_calibrate(cn_model *m, cn_weights *w, const cn_tensor *clip, const 
                        w->variant, m->variant);
     m->cal = w;
     m->res_scale = o && o->res_scale > 0 ? o->res_scale : 0.1;
-    m->head_std = o && o->head_std > 0 ? o->head_std : 1.0;
+    m->head_std = o && o->head_std > 0 ? o->head_std : 0.5;
     for (int i = 0; i < m->nu; i++)
         m->u[i].calibrated = 0;
     cn_tensor sal = {0};

@@ -5,14 +5,22 @@
 
 #include "modelspec.h"
 
-/* Output shape of a conv of x by unit u. */
+/* Output shape of a conv of x by unit u (also for dry runs, where x has no buffer). */
 static int conv_out(cn_model *m, cn_unit *u, const cn_tensor *x, const cn_conv_args *a, int64_t o[5])
 {
-    cn_conv_args t = *a;
-    t.x = x;
-    t.w = &u->w;
-    return cn_conv3d_out_shape(&t, o);
+    o[0] = x->shape[0];
+    o[1] = u->co;
+    for (int d = 0; d < 3; d++) {
+        int64_t k = u->w.shape[2 + d], dil = a->dil[d] ? a->dil[d] : 1;
+        o[2 + d] = (x->shape[2 + d] + 2 * a->pad[d] - dil * (k - 1) - 1) / a->stride[d] + 1;
+        if (o[2 + d] < 1)
+            return cn_fail(CN_ERR_SHAPE, "%s: input too small for its kernel", u->key);
+    }
+    return CN_OK;
 }
+
+/* Floor-mode pooling output size. */
+static int64_t pool_out(int64_t in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 
 /* A conv unit from x (channels from x_c_off) into a new tensor, or into
  * channels [y_off, ...) of *into when it is given. */
@@ -61,9 +69,8 @@ static int maxpool(cn_model *m, const cn_tensor *x, int k0, int k1, int s0, int 
                    cn_tensor *y)
 {
     int k[3] = {k0, k1, k1}, s[3] = {s0, s1, s1}, p[3] = {p0, p1, p1};
-    int64_t o[5];
-    CN_TRY(cn_maxpool3d_out_shape(x, k, s, p, o));
-    CN_TRY(model_alloc(m, y, 5, o));
+    CN_TRY(model_alloc5(m, y, x->shape[0], x->shape[1], pool_out(x->shape[2], k0, s0, p0),
+                        pool_out(x->shape[3], k1, s1, p1), pool_out(x->shape[4], k1, s1, p1)));
     return ENQ(m, cn_maxpool3d(m->ctx, k, s, p, x, y));
 }
 
@@ -161,10 +168,9 @@ int model_vggish(cn_model *m, const cn_tensor *logmel, cn_tensor *fa)
         in = &cur;
         if (st == CN_OK && pool_after[i]) {
             int k[2] = {2, 2}, s[2] = {2, 2}, p[2] = {0, 0};
-            int64_t po[4];
-            st = cn_maxpool2d_out_shape(&cur, k, s, p, po);
-            if (st == CN_OK)
-                st = model_alloc(m, &nxt, 4, po);
+            int64_t po[4] = {cur.shape[0], cur.shape[1], pool_out(cur.shape[2], 2, 2, 0),
+                             pool_out(cur.shape[3], 2, 2, 0)};
+            st = model_alloc(m, &nxt, 4, po);
             if (st == CN_OK)
                 st = ENQ(m, cn_maxpool2d(m->ctx, k, s, p, &cur, &nxt));
             cn_tensor_release(m->ctx, &cur);

@@ -1,4 +1,4 @@
-/* NumPy .npy reading with a bounded header parser, dtype conversion to float32, and atomic writing. */
+/* NumPy .npy reading with a bounded header parser and conversion to float32; atomic writing. */
 #include "npy.h"
 #include "safetensors.h" /* half conversions and cn_write_atomic */
 #include "status.h"
@@ -12,10 +12,10 @@
 #include <sys/types.h>
 
 /* Records the failure and jumps to the function's single cleanup label. */
-#define FAIL(...)                          \
-    do {                                   \
-        st = cn_fail(__VA_ARGS__);         \
-        goto done;                         \
+#define FAIL(...)                  \
+    do {                           \
+        st = cn_fail(__VA_ARGS__); \
+        goto done;                 \
     } while (0)
 
 static const unsigned char NPY_MAGIC[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -184,7 +184,9 @@ static int parse_header(const char *path, const char *text, size_t len, npy_hdr 
                        path, c.p - text);
     if (!seen[0] || !seen[1] || !seen[2])
         return cn_fail(CN_ERR_FORMAT, "%s: npy header: missing key '%s'", path,
-                       !seen[0] ? "descr" : !seen[1] ? "fortran_order" : "shape");
+                       !seen[0]   ? "descr"
+                       : !seen[1] ? "fortran_order"
+                                  : "shape");
     return CN_OK;
 }
 
@@ -254,8 +256,8 @@ int cn_npy_read(const char *path, float **data, int *ndim, int64_t shape[6])
     size_t got = fread(pre, 1, fsize < 12 ? (size_t)fsize : 12, fp);
     if (got < 10 || memcmp(pre, NPY_MAGIC, 6) != 0)
         FAIL(CN_ERR_FORMAT, "%s: not a .npy file (%s)", path,
-                 got >= 6 && memcmp(pre, NPY_MAGIC, 6) != 0 ? "bad magic"
-                 : "shorter than the preamble");
+             got >= 6 && memcmp(pre, NPY_MAGIC, 6) != 0 ? "bad magic"
+                                                        : "shorter than the preamble");
     int major = pre[6], minor = pre[7];
     if ((major != 1 && major != 2 && major != 3) || minor != 0)
         FAIL(CN_ERR_FORMAT, "%s: unsupported npy version %d.%d", path, major, minor);
@@ -266,9 +268,9 @@ int cn_npy_read(const char *path, float **data, int *ndim, int64_t shape[6])
                                : (uint64_t)pre[8] | (uint64_t)pre[9] << 8 |
                                      (uint64_t)pre[10] << 16 | (uint64_t)pre[11] << 24;
     if (hlen > CN_NPY_MAX_HEADER || hlen > fsize - plen)
-        FAIL(CN_ERR_FORMAT, "%s: npy header length %" PRIu64 " is %s (file is %" PRIu64
-                 " bytes)", path, hlen,
-                 hlen > fsize - plen ? "beyond the end of the file" : "absurdly large", fsize);
+        FAIL(CN_ERR_FORMAT, "%s: npy header length %" PRIu64 " is %s (file is %" PRIu64 " bytes)",
+             path, hlen, hlen > fsize - plen ? "beyond the end of the file" : "absurdly large",
+             fsize);
     if (!(text = malloc((size_t)hlen + 1)))
         FAIL(CN_ERR_OOM, "%s: out of memory", path);
     if (fseek(fp, (long)plen, SEEK_SET) != 0 || fread(text, 1, (size_t)hlen, fp) != hlen)
@@ -278,11 +280,12 @@ int cn_npy_read(const char *path, float **data, int *ndim, int64_t shape[6])
     if ((st = parse_header(path, text, (size_t)hlen, &h)) != CN_OK)
         goto done;
     if (!decode_descr(h.descr, &ty))
-        FAIL(CN_ERR_FORMAT, "%s: unsupported npy dtype '%s' (expected <f4, <f8, <f2, |u1 "
-                 "or big-endian >f4, >f8, >f2)", path, h.descr);
+        FAIL(CN_ERR_FORMAT,
+             "%s: unsupported npy dtype '%s' (expected <f4, <f8, <f2, |u1 or big-endian >f4, >f8, "
+             ">f2)",
+             path, h.descr);
     if (h.fortran)
-        FAIL(CN_ERR_FORMAT, "%s: fortran_order is True; only C-order arrays are "
-                 "supported", path);
+        FAIL(CN_ERR_FORMAT, "%s: fortran_order is True; only C-order arrays are supported", path);
     int64_t numel = 1;
     for (int i = 0; i < h.ndim; i++)
         if (h.shape[i] == 0)
@@ -294,9 +297,9 @@ int cn_npy_read(const char *path, float **data, int *ndim, int64_t shape[6])
     }
     uint64_t want = (uint64_t)numel * (uint64_t)ty.size, have = fsize - plen - hlen;
     if (want != have)
-        FAIL(CN_ERR_FORMAT, "%s: npy data is %" PRIu64 " bytes but shape and dtype '%s' "
-                 "need %" PRIu64 " (%s)", path, have, h.descr, want,
-                 have < want ? "truncated" : "trailing bytes");
+        FAIL(CN_ERR_FORMAT,
+             "%s: npy data is %" PRIu64 " bytes but shape and dtype '%s' need %" PRIu64 " (%s)",
+             path, have, h.descr, want, have < want ? "truncated" : "trailing bytes");
     if (!(out = malloc((size_t)(numel > 0 ? numel : 1) * sizeof *out)))
         FAIL(CN_ERR_OOM, "%s: out of memory for %" PRId64 " floats", path, numel);
     /* Chunked so float64 input needs no second full-size buffer. */
@@ -305,8 +308,8 @@ int cn_npy_read(const char *path, float **data, int *ndim, int64_t shape[6])
         int64_t m = numel - i0 < 4096 ? numel - i0 : 4096;
         size_t nb = (size_t)m * (size_t)ty.size;
         if (fread(buf, 1, nb, fp) != nb)
-            FAIL(CN_ERR_IO, "%s: read failed at element %" PRId64 " (file changed or I/O "
-                     "error)", path, i0);
+            FAIL(CN_ERR_IO, "%s: read failed at element %" PRId64 " (file changed or I/O error)",
+                 path, i0);
         for (int64_t i = 0; i < m; i++)
             out[i0 + i] = convert_one(buf + (size_t)i * (size_t)ty.size, &ty);
     }
@@ -340,8 +343,8 @@ static int put(FILE *fp, const void *p, size_t n, const char *path)
 static int emit_npy(FILE *fp, void *arg)
 {
     const npy_job *j = arg;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(j->hlen & 0xff),
-                             (unsigned char)(j->hlen >> 8)};
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    pre[8] = (unsigned char)(j->hlen & 0xff), pre[9] = (unsigned char)(j->hlen >> 8);
     CN_TRY(put(fp, pre, sizeof pre, j->path));
     CN_TRY(put(fp, j->hdr, j->hlen, j->path));
     unsigned char buf[4096 * 4];

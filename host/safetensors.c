@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,10 @@
 #include <unistd.h>
 
 /* Records the failure and jumps to the function's single cleanup label. */
-#define FAIL(...)                          \
-    do {                                   \
-        st = cn_fail(__VA_ARGS__);         \
-        goto done;                         \
+#define FAIL(...)                  \
+    do {                           \
+        st = cn_fail(__VA_ARGS__); \
+        goto done;                 \
     } while (0)
 
 /* JSON numbers arrive as doubles; above 2^53 they are no longer exact, and
@@ -112,10 +113,12 @@ const char *cn_st_dtype_name(cn_st_dtype d)
 
 /* Names come from untrusted files; control bytes would garble a terminal and
  * a huge name would push the useful part out of the message buffer. */
-typedef struct { char s[160]; } qname;
-static qname qn(const char *s)
+typedef struct {
+    char s[160];
+} msgstr;
+static msgstr qn(const char *s)
 {
-    qname q;
+    msgstr q;
     size_t o = 0, i = 0;
     for (; s && s[i] && o + 4 < sizeof q.s; i++)
         q.s[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
@@ -126,10 +129,9 @@ static qname qn(const char *s)
 }
 
 /* "64x3x1x7x7" ("scalar" for ndim 0) for messages. */
-typedef struct { char s[160]; } shapestr;
-static shapestr fmt_shape(int ndim, const int64_t *shape)
+static msgstr fmt_shape(int ndim, const int64_t *shape)
 {
-    shapestr r;
+    msgstr r;
     size_t o = 0;
     r.s[0] = '\0';
     if (ndim == 0)
@@ -148,23 +150,27 @@ static int cmp_strp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Index (into names) of a name that occurs twice, or -1. Sorting keeps this
- * O(n log n) for files with thousands of tensors. -2 when out of memory. */
-static int find_duplicate(const char *const *names, int n, const char **dup)
+/* A name that occurs twice in names[0..n), or NULL. Sorting a copy keeps
+ * this O(n log n) for hostile headers with millions of keys; if even that
+ * copy cannot be allocated the quadratic scan is still correct. */
+static const char *find_duplicate(const char *const *names, int n)
 {
-    if (n < 2)
-        return -1;
-    const char **s = malloc((size_t)n * sizeof *s);
-    if (!s)
-        return -2;
-    memcpy(s, names, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_strp);
-    int found = -1;
-    for (int i = 1; i < n && found < 0; i++)
-        if (strcmp(s[i - 1], s[i]) == 0)
-            *dup = s[i], found = i;
-    free(s);
-    return found;
+    const char **s = n > 1 ? malloc((size_t)n * sizeof *s) : NULL;
+    const char *dup = NULL;
+    if (s) {
+        memcpy(s, names, (size_t)n * sizeof *s);
+        qsort(s, (size_t)n, sizeof *s, cmp_strp);
+        for (int i = 1; i < n && !dup; i++)
+            if (strcmp(s[i - 1], s[i]) == 0)
+                dup = s[i];
+        free(s);
+        return dup;
+    }
+    for (int i = 0; i < n && !dup; i++)
+        for (int k = i + 1; k < n && !dup; k++)
+            if (strcmp(names[i], names[k]) == 0)
+                dup = names[i];
+    return dup;
 }
 
 static int checked_numel(int ndim, const int64_t *shape, int64_t *out)
@@ -258,7 +264,7 @@ static int json_uint(const cJSON *v, uint64_t *out)
 /* Fills t from one header entry; data_len bounds the offsets. */
 static int parse_entry(const char *path, const cJSON *e, cn_st_tensor *t, uint64_t data_len)
 {
-    qname nm = qn(t->name);
+    msgstr nm = qn(t->name);
     if (!cJSON_IsObject(e))
         return cn_fail(CN_ERR_FORMAT, "%s: tensor '%s': header entry is not a JSON object", path,
                        nm.s);
@@ -278,17 +284,17 @@ static int parse_entry(const char *path, const cJSON *e, cn_st_tensor *t, uint64
     }
     if (!dt || !sh || !off)
         return cn_fail(CN_ERR_FORMAT, "%s: tensor '%s': missing field '%s'", path, nm.s,
-                       !dt ? "dtype" : !sh ? "shape" : "data_offsets");
+                       !dt   ? "dtype"
+                       : !sh ? "shape"
+                             : "data_offsets");
 
     if (!cJSON_IsString(dt))
         return cn_fail(CN_ERR_FORMAT, "%s: tensor '%s': dtype is not a string", path, nm.s);
-    if (strcmp(dt->valuestring, "F32") == 0)
-        t->dtype = CN_ST_F32;
-    else if (strcmp(dt->valuestring, "F16") == 0)
-        t->dtype = CN_ST_F16;
-    else if (strcmp(dt->valuestring, "BF16") == 0)
-        t->dtype = CN_ST_BF16;
-    else
+    int k = CN_ST_F32;
+    while (k <= CN_ST_BF16 && strcmp(dt->valuestring, cn_st_dtype_name((cn_st_dtype)k)) != 0)
+        k++;
+    t->dtype = (cn_st_dtype)k;
+    if (k > CN_ST_BF16)
         return cn_fail(CN_ERR_FORMAT,
                        "%s: tensor '%s': unsupported dtype '%s' (expected F32, F16 or BF16)", path,
                        nm.s, qn(dt->valuestring).s);
@@ -309,7 +315,7 @@ static int parse_entry(const char *path, const cJSON *e, cn_st_tensor *t, uint64
         t->shape[t->ndim++] = (int64_t)v;
     }
     int64_t numel;
-    shapestr ss = fmt_shape(t->ndim, t->shape);
+    msgstr ss = fmt_shape(t->ndim, t->shape);
     size_t es = elem_size(t->dtype);
     if (!checked_numel(t->ndim, t->shape, &numel) || numel > INT64_MAX / (int64_t)es)
         return cn_fail(CN_ERR_FORMAT, "%s: tensor '%s': shape %s overflows a 64-bit byte count",
@@ -322,8 +328,10 @@ static int parse_entry(const char *path, const cJSON *e, cn_st_tensor *t, uint64
                        "%s: tensor '%s': data_offsets is not [begin, end] of non-negative integers",
                        path, nm.s);
     if (b > en)
-        return cn_fail(CN_ERR_FORMAT, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
-                       "] end before they begin", path, nm.s, b, en);
+        return cn_fail(CN_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                       "] end before they begin",
+                       path, nm.s, b, en);
     uint64_t want = (uint64_t)numel * es;
     if (en - b != want)
         return cn_fail(CN_ERR_FORMAT,
@@ -359,16 +367,16 @@ static int parse_metadata(const char *path, const cJSON *m, cn_st_file *f)
         if (!f->meta_keys[f->meta_count - 1] || !f->meta_values[f->meta_count - 1])
             return cn_fail(CN_ERR_OOM, "%s: out of memory for metadata", path);
     }
-    const char *dup = NULL;
-    int d = find_duplicate((const char *const *)f->meta_keys, f->meta_count, &dup);
-    if (d == -2)
-        return cn_fail(CN_ERR_OOM, "%s: out of memory for metadata", path);
-    if (d >= 0)
+    const char *dup = find_duplicate((const char *const *)f->meta_keys, f->meta_count);
+    if (dup)
         return cn_fail(CN_ERR_FORMAT, "%s: __metadata__ key '%s' appears twice", path, qn(dup).s);
     return CN_OK;
 }
 
-typedef struct { uint64_t begin, end; int idx; } range;
+typedef struct {
+    uint64_t begin, end;
+    int idx;
+} range;
 static int cmp_range(const void *a, const void *b)
 {
     const range *x = a, *y = b;
@@ -404,20 +412,22 @@ static int check_layout(const char *path, const cn_st_file *f, uint64_t data_len
     if (pos != data_len)
         return cn_fail(CN_ERR_FORMAT,
                        "%s: %" PRIu64 " bytes after the last tensor (data section is %" PRIu64
-                       " bytes, tensors end at %" PRIu64 "); file truncated in the header or "
-                       "has trailing garbage",
+                       " bytes, tensors end at %" PRIu64
+                       "); file truncated in the header or has trailing garbage",
                        path, data_len - pos, data_len, pos);
     return CN_OK;
 }
 
 /* Reads t's bytes and converts them to host float32 in place. The raw data
- * goes into the float buffer itself: 2-byte values expand from the end
- * backwards, where each write only covers raw values already converted. */
+ * goes into the float buffer itself and is converted from the end backwards:
+ * the float for element i covers raw bytes of elements >= i only, all
+ * already consumed (2-byte types expand, 4-byte ones stay put). */
 static int load_tensor(const char *path, FILE *fp, uint64_t data_start, cn_st_tensor *t)
 {
     int64_t n = cn_st_numel(t);
     size_t bytes = (size_t)(t->end - t->begin);
-    t->data = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    /* The size check matters on 32-bit hosts, where size_t is narrower than the file. */
+    t->data = (uint64_t)n < SIZE_MAX / sizeof(float) ? malloc((size_t)(n > 0 ? n : 1) * 4) : NULL;
     if (!t->data)
         return cn_fail(CN_ERR_OOM, "%s: tensor '%s': out of memory for %" PRId64 " floats", path,
                        qn(t->name).s, n);
@@ -425,22 +435,21 @@ static int load_tensor(const char *path, FILE *fp, uint64_t data_start, cn_st_te
         return CN_OK;
     if (fseeko(fp, (off_t)(data_start + t->begin), SEEK_SET) != 0 ||
         fread(t->data, 1, bytes, fp) != bytes)
-        return cn_fail(CN_ERR_IO, "%s: tensor '%s': cannot read %zu bytes at offset %" PRIu64
-                       " (file changed or I/O error)", path, qn(t->name).s, bytes,
-                       data_start + t->begin);
-    unsigned char *raw = (unsigned char *)t->data;
-    if (t->dtype == CN_ST_F32) {
-        for (int64_t i = 0; i < n; i++) {
-            const unsigned char *p = raw + 4 * i;
-            uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                         (uint32_t)p[3] << 24;
+        return cn_fail(CN_ERR_IO,
+                       "%s: tensor '%s': cannot read %zu bytes at offset %" PRIu64
+                       " (file changed or I/O error)",
+                       path, qn(t->name).s, bytes, data_start + t->begin);
+    const unsigned char *raw = (const unsigned char *)t->data;
+    size_t es = elem_size(t->dtype);
+    for (int64_t i = n - 1; i >= 0; i--) {
+        uint32_t u = 0; /* little-endian bytes assembled by hand: host order never matters */
+        for (size_t b = es; b-- > 0;)
+            u = u << 8 | raw[es * (size_t)i + b];
+        if (t->dtype == CN_ST_F32)
             memcpy(&t->data[i], &u, 4);
-        }
-    } else {
-        for (int64_t i = n - 1; i >= 0; i--) {
-            uint16_t h = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
-            t->data[i] = t->dtype == CN_ST_F16 ? cn_f16_to_f32(h) : cn_bf16_to_f32(h);
-        }
+        else
+            t->data[i] =
+                t->dtype == CN_ST_F16 ? cn_f16_to_f32((uint16_t)u) : cn_bf16_to_f32((uint16_t)u);
     }
     return CN_OK;
 }
@@ -460,24 +469,26 @@ static int parse_header(const char *path, const char *hdr, uint64_t hlen, uint64
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
     if (!root)
-        return cn_fail(CN_ERR_FORMAT, "%s: header is not valid JSON (error near byte %td of %" PRIu64
-                       ")", path, end ? end - hdr : (ptrdiff_t)0, hlen);
+        return cn_fail(CN_ERR_FORMAT,
+                       "%s: header is not valid JSON (error near byte %td of %" PRIu64 ")", path,
+                       end ? end - hdr : (ptrdiff_t)0, hlen);
     int st = CN_OK;
     for (const char *p = end; p < hdr + hlen; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-        FAIL(CN_ERR_FORMAT, "%s: header has non-blank bytes after the JSON object "
-                 "(byte %td of %" PRIu64 ")", path, p - hdr, hlen);
+            FAIL(CN_ERR_FORMAT,
+                 "%s: header has non-blank bytes after the JSON object (byte %td of %" PRIu64 ")",
+                 path, p - hdr, hlen);
     if (!cJSON_IsObject(root))
         FAIL(CN_ERR_FORMAT, "%s: header is JSON but not an object", path);
     const cJSON *meta = NULL;
     int n = 0;
     for (const cJSON *c = root->child; c; c = c->next) {
-        if (strcmp(c->string, "__metadata__") != 0) {
+        if (strcmp(c->string, "__metadata__") != 0)
             n++;
-        } else if (meta)
-            FAIL(CN_ERR_FORMAT, "%s: __metadata__ appears twice", path); else {
+        else if (meta)
+            FAIL(CN_ERR_FORMAT, "%s: __metadata__ appears twice", path);
+        else
             meta = c;
-        }
     }
     f->tensors = calloc((size_t)n + 1, sizeof *f->tensors);
     if (!f->tensors)
@@ -489,24 +500,20 @@ static int parse_header(const char *path, const char *hdr, uint64_t hlen, uint64
             continue;
         cn_st_tensor *t = &f->tensors[f->count];
         if (!(t->name = strdup(c->string)))
-        FAIL(CN_ERR_OOM, "%s: out of memory", path);
+            FAIL(CN_ERR_OOM, "%s: out of memory", path);
         f->count++; /* counted before parsing so cn_st_free releases the name */
         if ((st = parse_entry(path, c, t, data_len)) != CN_OK)
             goto done;
     }
     const char **names = malloc(((size_t)f->count + 1) * sizeof *names);
     if (!names)
-            FAIL(CN_ERR_OOM, "%s: out of memory", path);
+        FAIL(CN_ERR_OOM, "%s: out of memory", path);
     for (int i = 0; i < f->count; i++)
         names[i] = f->tensors[i].name;
-    const char *dup = NULL;
-    int d = find_duplicate(names, f->count, &dup);
+    const char *dup = find_duplicate(names, f->count);
+    if (dup)
+        st = cn_fail(CN_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", path, qn(dup).s);
     free(names);
-    if (d == -2)
-        st = cn_fail(CN_ERR_OOM, "%s: out of memory", path);
-    else if (d >= 0)
-        st = cn_fail(CN_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", path,
-                     qn(dup).s);
 done:
     cJSON_Delete(root);
     return st;
@@ -534,19 +541,22 @@ int cn_st_read(const char *path, cn_st_file **out)
     uint64_t fsize = (uint64_t)sb.st_size;
     unsigned char lb[8];
     if (fsize < 8)
-        FAIL(CN_ERR_FORMAT, "%s: file is %" PRIu64 " bytes, shorter than the 8-byte "
-                 "header length field", path, fsize);
+        FAIL(CN_ERR_FORMAT,
+             "%s: file is %" PRIu64 " bytes, shorter than the 8-byte header length field", path,
+             fsize);
     if (fread(lb, 1, 8, fp) != 8)
         FAIL(CN_ERR_IO, "%s: cannot read the header length: %s", path, strerror(errno));
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | lb[i];
     if (hlen > CN_ST_MAX_HEADER || hlen > fsize - 8 || hlen < 2)
-        FAIL(CN_ERR_FORMAT, "%s: header length %" PRIu64 " is %s (file is %" PRIu64
-                 " bytes, limit %" PRIu64 ")", path, hlen,
-                 hlen < 2 ? "too small for a JSON object"
-                 : hlen > fsize - 8 ? "beyond the end of the file" : "absurdly large",
-                 fsize, CN_ST_MAX_HEADER);
+        FAIL(CN_ERR_FORMAT,
+             "%s: header length %" PRIu64 " is %s (file is %" PRIu64 " bytes, limit %" PRIu64 ")",
+             path, hlen,
+             hlen < 2           ? "too small for a JSON object"
+             : hlen > fsize - 8 ? "beyond the end of the file"
+                                : "absurdly large",
+             fsize, CN_ST_MAX_HEADER);
     if (!(hdr = malloc((size_t)hlen + 1)))
         FAIL(CN_ERR_OOM, "%s: out of memory for a %" PRIu64 "-byte header", path, hlen);
     if (fread(hdr, 1, (size_t)hlen, fp) != (size_t)hlen)
@@ -604,13 +614,15 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->n] = '\0';
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_u64(sbuf *b, uint64_t v)
+/* Short formatted pieces only (punctuation, numbers); strings go through sb_json. */
+static void sb_fmt(sbuf *b, const char *fmt, ...)
 {
-    char tmp[24];
-    snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    sb_str(b, tmp);
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    sb_put(b, tmp, n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* A JSON string literal: quotes, backslashes and control bytes escaped;
@@ -620,16 +632,12 @@ static void sb_json(sbuf *b, const char *s)
     sb_put(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            sb_put(b, e, 2);
-        } else if (c < 0x20) {
-            char e[8];
-            snprintf(e, sizeof e, "\\u%04x", c);
-            sb_str(b, e);
-        } else {
+        if (c == '"' || c == '\\')
+            sb_fmt(b, "\\%c", c);
+        else if (c < 0x20)
+            sb_fmt(b, "\\u%04x", c);
+        else
             sb_put(b, s, 1);
-        }
     }
     sb_put(b, "\"", 1);
 }
@@ -667,17 +675,14 @@ static int emit_st(FILE *fp, void *arg)
         for (int64_t i0 = 0; i0 < j->numel[k]; i0 += 4096) {
             int64_t m = j->numel[k] - i0 < 4096 ? j->numel[k] - i0 : 4096;
             for (int64_t i = 0; i < m; i++) {
-                unsigned char *p = buf + es * (size_t)i;
-                if (j->dtype == CN_ST_F32) {
-                    uint32_t u;
+                uint32_t u;
+                if (j->dtype == CN_ST_F32)
                     memcpy(&u, &d[i0 + i], 4);
-                    p[0] = (unsigned char)u, p[1] = (unsigned char)(u >> 8);
-                    p[2] = (unsigned char)(u >> 16), p[3] = (unsigned char)(u >> 24);
-                } else {
-                    uint16_t h = j->dtype == CN_ST_F16 ? cn_f32_to_f16(d[i0 + i])
-                                                       : cn_f32_to_bf16(d[i0 + i]);
-                    p[0] = (unsigned char)h, p[1] = (unsigned char)(h >> 8);
-                }
+                else
+                    u = j->dtype == CN_ST_F16 ? cn_f32_to_f16(d[i0 + i])
+                                              : cn_f32_to_bf16(d[i0 + i]);
+                for (size_t b = 0; b < es; b++)
+                    buf[es * (size_t)i + b] = (unsigned char)(u >> (8 * b));
             }
             CN_TRY(put_bytes(fp, buf, es * (size_t)m, j->path));
         }
@@ -748,68 +753,54 @@ int cn_st_write(const char *path, const cn_st_out *t, int count, cn_st_dtype dty
         const cn_st_out *o = &t[i];
         if (!o->name || strcmp(o->name, "__metadata__") == 0)
             FAIL(CN_ERR_ARG, "%s: tensor %d has %s name", path, i,
-                     o->name ? "the reserved" : "a NULL");
+                 o->name ? "the reserved" : "a NULL");
         if (o->ndim < 0 || o->ndim > CN_ST_MAX_DIMS || (o->ndim > 0 && !o->shape))
             FAIL(CN_ERR_ARG, "%s: tensor '%s': bad ndim %d", path, qn(o->name).s, o->ndim);
         for (int d = 0; d < o->ndim; d++)
             if (o->shape[d] < 0 || (double)o->shape[d] > CN_ST_MAX_INT)
-                FAIL(CN_ERR_ARG, "%s: tensor '%s': bad shape[%d] = %" PRId64, path,
-                         qn(o->name).s, d, o->shape[d]);
+                FAIL(CN_ERR_ARG, "%s: tensor '%s': bad shape[%d] = %" PRId64, path, qn(o->name).s,
+                     d, o->shape[d]);
         if (!checked_numel(o->ndim, o->shape, &numel[i]) || numel[i] > INT64_MAX / (int64_t)es)
-            FAIL(CN_ERR_ARG, "%s: tensor '%s': shape %s is too large", path,
-                     qn(o->name).s, fmt_shape(o->ndim, o->shape).s);
+            FAIL(CN_ERR_ARG, "%s: tensor '%s': shape %s is too large", path, qn(o->name).s,
+                 fmt_shape(o->ndim, o->shape).s);
         if (numel[i] > 0 && !o->data)
             FAIL(CN_ERR_ARG, "%s: tensor '%s': data is NULL", path, qn(o->name).s);
         names[i] = o->name;
     }
-    const char *dup = NULL;
-    int d = find_duplicate(names, count, &dup);
-    if (d >= 0 || d == -2) {
-        st = d == -2 ? cn_fail(CN_ERR_OOM, "%s: out of memory", path)
-                     : cn_fail(CN_ERR_ARG, "%s: tensor '%s' given twice", path, qn(dup).s);
-        goto done;
-    }
+    const char *dup = find_duplicate(names, count);
+    if (dup)
+        FAIL(CN_ERR_ARG, "%s: tensor '%s' given twice", path, qn(dup).s);
     for (int i = 0; i < meta_pairs; i++) {
         if (!meta_kv[2 * i] || !meta_kv[2 * i + 1])
-        FAIL(CN_ERR_ARG, "%s: metadata pair %d has a NULL string", path, i);
+            FAIL(CN_ERR_ARG, "%s: metadata pair %d has a NULL string", path, i);
         names[i] = meta_kv[2 * i];
     }
-    if ((d = find_duplicate(names, meta_pairs, &dup)) >= 0 || d == -2) {
-        st = d == -2 ? cn_fail(CN_ERR_OOM, "%s: out of memory", path)
-                     : cn_fail(CN_ERR_ARG, "%s: metadata key '%s' given twice", path, qn(dup).s);
-        goto done;
-    }
+    if ((dup = find_duplicate(names, meta_pairs)) != NULL)
+        FAIL(CN_ERR_ARG, "%s: metadata key '%s' given twice", path, qn(dup).s);
 
-    sb_put(&hb, "{", 1);
+    sb_fmt(&hb, "{");
     if (meta_pairs > 0) {
-        sb_str(&hb, "\"__metadata__\":{");
+        sb_fmt(&hb, "\"__metadata__\":{");
         for (int i = 0; i < meta_pairs; i++) {
-            sb_str(&hb, i ? "," : "");
+            sb_fmt(&hb, i ? "," : "");
             sb_json(&hb, meta_kv[2 * i]);
-            sb_put(&hb, ":", 1);
+            sb_fmt(&hb, ":");
             sb_json(&hb, meta_kv[2 * i + 1]);
         }
-        sb_str(&hb, count ? "}," : "}");
+        sb_fmt(&hb, count ? "}," : "}");
     }
     uint64_t off = 0;
     for (int i = 0; i < count; i++) {
-        sb_str(&hb, i ? "," : "");
+        sb_fmt(&hb, i ? "," : "");
         sb_json(&hb, t[i].name);
-        sb_str(&hb, ":{\"dtype\":\"");
-        sb_str(&hb, cn_st_dtype_name(dtype));
-        sb_str(&hb, "\",\"shape\":[");
-        for (int k = 0; k < t[i].ndim; k++) {
-            sb_str(&hb, k ? "," : "");
-            sb_u64(&hb, (uint64_t)t[i].shape[k]);
-        }
-        sb_str(&hb, "],\"data_offsets\":[");
-        sb_u64(&hb, off);
-        sb_str(&hb, ",");
-        off += (uint64_t)numel[i] * es;
-        sb_u64(&hb, off);
-        sb_str(&hb, "]}");
+        sb_fmt(&hb, ":{\"dtype\":\"%s\",\"shape\":[", cn_st_dtype_name(dtype));
+        for (int k = 0; k < t[i].ndim; k++)
+            sb_fmt(&hb, "%s%" PRId64, k ? "," : "", t[i].shape[k]);
+        uint64_t next = off + (uint64_t)numel[i] * es;
+        sb_fmt(&hb, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, next);
+        off = next;
     }
-    sb_str(&hb, "}");
+    sb_fmt(&hb, "}");
     /* Spaces up to a multiple of 8 keep the data section aligned, as the
      * reference writer does. */
     while ((8 + hb.n) % 8 != 0)

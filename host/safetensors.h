@@ -1,4 +1,4 @@
-/* Strictly validating safetensors reader and atomic writer (float32 in memory; F32, F16 or BF16 on disk). */
+/* Strict safetensors reader and atomic writer: float32 in memory, F32/F16/BF16 on disk. */
 #ifndef CASPNET_SAFETENSORS_H
 #define CASPNET_SAFETENSORS_H
 

@@ -1,4 +1,4 @@
-/* .npy reader/writer tests: round trips, header versions, dtype conversion, hostile headers, truncation, numpy interop. */
+/* .npy tests: round trips, versions, dtype conversion, hostile headers, truncation, numpy. */
 #include "npy.h"
 #include "safetensors.h"
 #include "testutil.h"
@@ -95,8 +95,8 @@ static void expect_fail(const char *path, int want, const char *needle, const ch
     int64_t sh[6];
     cn_clear_error();
     int st = cn_npy_read(path, &d, &nd, sh);
-    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st),
-             cn_status_name(want), cn_last_error());
+    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st), cn_status_name(want),
+             cn_last_error());
     TU_CHECK(d == NULL, "%s: data not NULL on failure", what);
     TU_CHECK(strstr(cn_last_error(), path) != NULL, "%s: message lacks the path: %s", what,
              cn_last_error());
@@ -239,8 +239,7 @@ static void test_hostile(void)
          "overflows"},
         {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1), }", 4, "6 dims"},
         {1, "{'descr': '<f4', 'fortran_order': False}", 12, "'shape'"},
-        {1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (3,)}", 12,
-         "twice"},
+        {1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (3,)}", 12, "twice"},
         {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'x': 1}", 12, "'x'"},
         {1, "{'descr': '<f4', 'fortran_order': 0, 'shape': (3,)}", 12, "fortran_order"},
         {1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,)}", 12, "descr"},

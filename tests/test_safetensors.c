@@ -1,4 +1,4 @@
-/* Safetensors reader/writer tests: exact half conversions, round trips, hostile headers, truncation, byte flips, atomic writes. */
+/* Safetensors tests: half conversions, round trips, hostile headers, truncation, atomic writes. */
 #define _XOPEN_SOURCE 700 /* setrlimit and SIGXFSZ for the interrupted-write test */
 #include "safetensors.h"
 #include "testutil.h"
@@ -76,14 +76,14 @@ static void expect_fail(const char *path, int want, const char *must_contain, co
     cn_st_file *f = (cn_st_file *)&f; /* poison: the reader must reset it */
     cn_clear_error();
     int st = cn_st_read(path, &f);
-    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st),
-             cn_status_name(want), cn_last_error());
+    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st), cn_status_name(want),
+             cn_last_error());
     TU_CHECK(f == NULL, "%s: out not NULL on failure", what);
     TU_CHECK(strstr(cn_last_error(), path) != NULL, "%s: message lacks the path: %s", what,
              cn_last_error());
     if (must_contain)
-        TU_CHECK(strstr(cn_last_error(), must_contain) != NULL, "%s: message lacks '%s': %s",
-                 what, must_contain, cn_last_error());
+        TU_CHECK(strstr(cn_last_error(), must_contain) != NULL, "%s: message lacks '%s': %s", what,
+                 must_contain, cn_last_error());
     if (st == CN_OK)
         cn_st_free(f);
 }
@@ -139,8 +139,8 @@ static void test_conversions(void)
             int nan = (h & 1023) != 0;
             bad += nan ? !isnan(f) : !(isinf(f) && (signbit(f) != 0) == ((h & 0x8000) != 0));
             uint16_t back = cn_f32_to_f16(f);
-            bad += nan ? !(((back >> 10) & 31) == 31 && (back & 1023) && (back & 0x8000) ==
-                           (h & 0x8000))
+            bad += nan ? !(((back >> 10) & 31) == 31 && (back & 1023) &&
+                           (back & 0x8000) == (h & 0x8000))
                        : back != h;
             continue;
         }
@@ -200,8 +200,8 @@ static void test_conversions(void)
     TU_CHECK(f16_ref(1) == 0x1p-24 && cn_f16_to_f32(0x0001) == 0x1p-24f, "smallest subnormal");
 }
 
-static const char *META[] = {"format", "caspnet", "version", "1",         "variant",
-                             "av",     "odd \"k\"\\\n", "\xc3\xa9t\xc3\xa9"};
+static const char *META[] = {"format",  "caspnet", "version",       "1",
+                             "variant", "av",      "odd \"k\"\\\n", "\xc3\xa9t\xc3\xa9"};
 
 static void test_round_trip(cn_st_dtype dt)
 {
@@ -210,10 +210,13 @@ static void test_round_trip(cn_st_dtype dt)
     tu_rng r = tu_seed(7 + (uint64_t)dt);
     int64_t sa[2] = {2, 3}, sd[5] = {4, 3, 1, 7, 7}, sc[2] = {0, 5}, ss[1] = {12};
     float *a = tu_rand_array(&r, 6, -3, 3), *d = tu_rand_array(&r, 588, -1, 1), b = 0.25f;
-    float sp[12] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 1e-7f, 3e-5f, INFINITY, -INFINITY, NAN,
-                    1.0f + 0x1p-11f, 1e30f};
-    cn_st_out outs[5] = {{"a", 2, sa, a}, {"b", 0, NULL, &b}, {"c", 2, sc, NULL},
-                         {"video.base.0.conv_s.weight", 5, sd, d}, {"special", 1, ss, sp}};
+    float sp[12] = {0.0f,  -0.0f,    1.0f,      -2.5f, 65504.0f,        1e-7f,
+                    3e-5f, INFINITY, -INFINITY, NAN,   1.0f + 0x1p-11f, 1e30f};
+    cn_st_out outs[5] = {{"a", 2, sa, a},
+                         {"b", 0, NULL, &b},
+                         {"c", 2, sc, NULL},
+                         {"video.base.0.conv_s.weight", 5, sd, d},
+                         {"special", 1, ss, sp}};
     TU_OK(cn_st_write(path, outs, 5, dt, META, 4));
     TU_CHECK(count_tmp_files() == 0, "temp file left after a good write");
     size_t n = 0;
@@ -251,7 +254,8 @@ static void test_round_trip(cn_st_dtype dt)
     if (s) {
         TU_CHECK(cn_st_count_nonfinite(s) == (dt == CN_ST_F16 ? 4 : 3), "nonfinite %d",
                  cn_st_count_nonfinite(s));
-        TU_CHECK(s->data[4] == (dt == CN_ST_BF16 ? 65536.0f : 65504.0f) && signbit(s->data[1]) && s->data[8] == -INFINITY,
+        TU_CHECK(s->data[4] == (dt == CN_ST_BF16 ? 65536.0f : 65504.0f) && signbit(s->data[1]) &&
+                     s->data[8] == -INFINITY,
                  "special values");
         if (dt == CN_ST_F16)
             TU_CHECK(s->data[10] == 1.0f && s->data[5] == f16_ref(cn_f32_to_f16(1e-7f)) &&
@@ -261,8 +265,9 @@ static void test_round_trip(cn_st_dtype dt)
     }
     TU_CHECK(cn_st_find(f, "missing") == NULL, "find of an absent name");
     for (int i = 0; i < 4; i++)
-        TU_CHECK(cn_st_meta(f, META[2 * i]) && strcmp(cn_st_meta(f, META[2 * i]), META[2 * i + 1])
-                     == 0, "metadata %s", META[2 * i]);
+        TU_CHECK(cn_st_meta(f, META[2 * i]) &&
+                     strcmp(cn_st_meta(f, META[2 * i]), META[2 * i + 1]) == 0,
+                 "metadata %s", META[2 * i]);
     TU_CHECK(f->meta_count == 4 && cn_st_meta(f, "nope") == NULL, "metadata count");
     cn_st_free(f);
 out:
@@ -294,7 +299,8 @@ static void test_layouts(void)
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "shape[0]"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, "shape[0]"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4, "shape"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, "7 dims"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
+         "7 dims"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", 4,
          "overflows"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,4]}}", 4,
@@ -311,8 +317,9 @@ static void test_layouts(void)
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "beyond"},
         {"{\"video.base.0.conv_s.weight\":{\"dtype\":\"F32\",\"shape\":[64,3,1,7,7],"
          "\"data_offsets\":[0,100]}}",
-         100, "tensor 'video.base.0.conv_s.weight': data_offsets [0, 100] do not match shape "
-              "64x3x1x7x7 (F32 = 37632 bytes)"},
+         100,
+         "tensor 'video.base.0.conv_s.weight': data_offsets [0, 100] do not match shape "
+         "64x3x1x7x7 (F32 = 37632 bytes)"},
         /* overlap, gap, trailing bytes */
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
          "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
@@ -350,9 +357,10 @@ static void test_layouts(void)
 
     /* Accepted layouts: out-of-order offsets, empty tensors, padding, no tensors. */
     cn_st_file *f = NULL;
-    make_st(p, "{\"late\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
-               "\"early\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-               "\"empty\":{\"dtype\":\"BF16\",\"shape\":[3,0],\"data_offsets\":[16,16]}}    ",
+    make_st(p,
+            "{\"late\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+            "\"early\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+            "\"empty\":{\"dtype\":\"BF16\",\"shape\":[3,0],\"data_offsets\":[16,16]}}    ",
             16);
     TU_OK(cn_st_read(p, &f));
     if (f) {
@@ -371,8 +379,9 @@ static void test_layouts(void)
     TU_CHECK(f && f->count == 0 && f->meta_count == 0, "empty file");
     cn_st_free(f);
     f = NULL;
-    make_st(p, "{\"__metadata__\":{\"format\":\"caspnet\"},\"s\":{\"dtype\":\"F32\",\"shape\":[],"
-               "\"data_offsets\":[0,4]}}",
+    make_st(p,
+            "{\"__metadata__\":{\"format\":\"caspnet\"},\"s\":{\"dtype\":\"F32\",\"shape\":[],"
+            "\"data_offsets\":[0,4]}}",
             4);
     TU_OK(cn_st_read(p, &f));
     TU_CHECK(f && f->count == 1 && f->tensors[0].ndim == 0 && cn_st_numel(&f->tensors[0]) == 1,
@@ -438,7 +447,8 @@ static void test_byte_flips(const char *path, const unsigned char *good, size_t 
         int flips = tu_int(&r, 1, 3);
         for (int k = 0; k < flips; k++) {
             size_t at = (size_t)(tu_next(&r) % span);
-            b[at] = (it & 1) ? (unsigned char)tu_next(&r) : (unsigned char)(b[at] ^ (1u << tu_int(&r, 0, 7)));
+            b[at] = (it & 1) ? (unsigned char)tu_next(&r)
+                             : (unsigned char)(b[at] ^ (1u << tu_int(&r, 0, 7)));
         }
         write_bytes(path, b, n);
         cn_st_file *f = NULL;
@@ -481,8 +491,7 @@ static void test_writer_failures(void)
     cn_st_out one = {"w", 1, s4, v};
     cn_clear_error();
     TU_FAILS(CN_ERR_IO, cn_st_write(nodir, &one, 1, CN_ST_F32, NULL, 0));
-    TU_CHECK(strstr(cn_last_error(), nodir) != NULL, "message names the path: %s",
-             cn_last_error());
+    TU_CHECK(strstr(cn_last_error(), nodir) != NULL, "message names the path: %s", cn_last_error());
 
     TU_OK(cn_st_write(p, &one, 1, CN_ST_F32, NULL, 0));
     size_t n = 0;
@@ -579,8 +588,8 @@ static void test_python(void)
     TU_OK(cn_st_write(f32, o, 2, CN_ST_F32, kv, 1));
     TU_OK(cn_st_write(f16, o, 2, CN_ST_F16, kv, 1));
     TU_OK(cn_st_write(bf16, o, 2, CN_ST_BF16, kv, 1));
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' F32 '%s' F16 '%s' BF16", script, f32,
-             f16, bf16);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' F32 '%s' F16 '%s' BF16", script, f32, f16,
+             bf16);
     TU_CHECK(system(cmd) == 0, "python could not verify our safetensors files");
 }
 

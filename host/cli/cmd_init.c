@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "BatchNorm affine parameters away from identity, residual branches started small,\n"
             "then one calibration pass in which every BatchNorm takes the statistics of its\n"
             "actual input, each AVIM output is scaled to 0.1 x std(V_i) and the head to logits\n"
-            "of mean 0 and standard deviation 1.\n"
+            "of mean 0 and standard deviation 0.5.\n"
             "Calibration runs on N synthetic clips of HxW (default 8 of 64x96), or on given\n"
             "clips (N x 3 x 16 x H x W NumPy, as caspnet forward reads them): a random network\n"
             "normalises best on inputs like the ones it will see, so tests calibrate on theirs.\n"
