@@ -67,7 +67,10 @@ run "$BIN" forward --weights "$W/big.safetensors" --clip "$W/big.npy" --logmel "
   --out "$W/big-sal.npy" --dump-dir "$W/ours-big"
 run theirs --weights "$W/big.safetensors" --clip "$W/big.npy" --logmel "$W/bigmel.npy" \
   --out "$W/ref-big.npy" --dump-dir "$W/ref-big"
-run $PY "$REF/compare.py" "$W/ours-big" "$W/ref-big" --label 224x384
+# At this size float32 itself cannot hold 1e-4 at the map: PyTorch's own float32
+# forward is 1.27e-4 from the float64 one here (measured 2026-11-25, X4 rel 1.4e-4),
+# so the map bound is 2.5e-4, about twice PyTorch's own float32 error.
+run $PY "$REF/compare.py" "$W/ours-big" "$W/ref-big" --label 224x384 --sal-atol 2.5e-4
 
 if [ $fail -ne 0 ]; then echo "test_parity: FAILED"; exit 1; fi
 echo "test_parity: all comparisons passed"
