@@ -3,68 +3,12 @@
 #include "safetensors.h"
 #include "testutil.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static char g_dir[512];
-
-static void path_in(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-}
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    TU_CHECK(fp != NULL, "cannot create %s", path);
-    if (!fp)
-        return;
-    TU_CHECK(fwrite(p, 1, n, fp) == n, "short write %s", path);
-    fclose(fp);
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)sz + 1);
-    *n = fread(p, 1, (size_t)sz, fp);
-    fclose(fp);
-    return p;
-}
-
-static int count_tmp_files(void)
-{
-    DIR *d = opendir(g_dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strstr(e->d_name, ".tmp."))
-            n++;
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    char p[1024];
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            remove(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(g_dir);
-}
 
 /* A .npy file with the given version and header text (padded to 64 with a
  * newline like numpy) followed by n raw data bytes. */
@@ -84,7 +28,7 @@ static void make_npy(const char *path, int major, const char *hdr, const void *d
     b[pre + len - 1] = '\n';
     if (n)
         memcpy(b + pre + len, data, n);
-    write_bytes(path, b, pre + len + n);
+    tu_write_file(path, b, pre + len + n);
     free(b);
 }
 
@@ -95,14 +39,7 @@ static void expect_fail(const char *path, int want, const char *needle, const ch
     int64_t sh[6];
     cn_clear_error();
     int st = cn_npy_read(path, &d, &nd, sh);
-    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st), cn_status_name(want),
-             cn_last_error());
-    TU_CHECK(d == NULL, "%s: data not NULL on failure", what);
-    TU_CHECK(strstr(cn_last_error(), path) != NULL, "%s: message lacks the path: %s", what,
-             cn_last_error());
-    if (needle)
-        TU_CHECK(strstr(cn_last_error(), needle) != NULL, "%s: message lacks '%s': %s", what,
-                 needle, cn_last_error());
+    tu_check_failure(what, st, want, d == NULL, path, needle);
     if (st == CN_OK)
         free(d);
 }
@@ -134,7 +71,7 @@ static void expect_read(const char *path, int ndim, const int64_t *shape, const 
 static void test_round_trip(void)
 {
     char p[600];
-    path_in(p, sizeof p, "rt.npy");
+    tu_path(p, sizeof p, g_dir, "rt.npy");
     tu_rng r = tu_seed(11);
     float *v = tu_rand_array(&r, 720, -5, 5);
     v[0] = -0.0f, v[1] = INFINITY, v[2] = NAN, v[3] = 1e-40f;
@@ -144,7 +81,7 @@ static void test_round_trip(void)
         TU_OK(cn_npy_write(p, v, ndims[k], shapes[k]));
         expect_read(p, ndims[k], shapes[k], v, "round trip");
         size_t n = 0;
-        unsigned char *b = read_all(p, &n);
+        unsigned char *b = tu_read_file(p, &n);
         size_t hl = b ? (size_t)(b[8] | b[9] << 8) : 0;
         TU_CHECK(b && b[6] == 1 && (10 + hl) % 64 == 0 && b[10 + hl - 1] == '\n',
                  "v1 header padded to 64 bytes ending in newline");
@@ -155,13 +92,13 @@ static void test_round_trip(void)
     int64_t s23[2] = {2, 3};
     TU_OK(cn_npy_write(p, v, 2, s23));
     size_t n = 0;
-    unsigned char *b = read_all(p, &n);
+    unsigned char *b = tu_read_file(p, &n);
     const char *want = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     TU_CHECK(b && n == 128 + 24 && memcmp(b + 10, want, strlen(want)) == 0, "header text");
     free(b);
     int64_t s1[1] = {7};
     TU_OK(cn_npy_write(p, v, 1, s1));
-    b = read_all(p, &n);
+    b = tu_read_file(p, &n);
     TU_CHECK(b && strstr((const char *)b + 10, "'shape': (7,), }") != NULL, "1-d tuple comma");
     free(b);
     free(v);
@@ -170,7 +107,7 @@ static void test_round_trip(void)
 static void test_dtypes(void)
 {
     char p[600];
-    path_in(p, sizeof p, "dt.npy");
+    tu_path(p, sizeof p, g_dir, "dt.npy");
     int64_t s3[1] = {3}, s22[2] = {2, 2};
     const float w3[3] = {1.5f, -2.25f, INFINITY};
     double d3[3] = {1.5, -2.25, 1e300};
@@ -217,7 +154,7 @@ static void test_dtypes(void)
 static void test_hostile(void)
 {
     char p[600];
-    path_in(p, sizeof p, "bad.npy");
+    tu_path(p, sizeof p, g_dir, "bad.npy");
     unsigned char z[64] = {0};
     struct {
         int major;
@@ -265,23 +202,23 @@ static void test_hostile(void)
 
     /* Preamble attacks. */
     unsigned char pre[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xff, 0xff, '{', '}'};
-    write_bytes(p, pre, 12);
+    tu_write_file(p, pre, 12);
     expect_fail(p, CN_ERR_FORMAT, "beyond the end", "v1 header length past EOF");
     pre[6] = 2, pre[10] = 0xff, pre[11] = 0xff; /* v2: 4 GiB header */
-    write_bytes(p, pre, 16);
+    tu_write_file(p, pre, 16);
     expect_fail(p, CN_ERR_FORMAT, "header length 4294967295", "absurd v2 header length");
     pre[6] = 4;
-    write_bytes(p, pre, 16);
+    tu_write_file(p, pre, 16);
     expect_fail(p, CN_ERR_FORMAT, "version 4.0", "unknown version");
     pre[6] = 1, pre[0] = 0x92;
-    write_bytes(p, pre, 16);
+    tu_write_file(p, pre, 16);
     expect_fail(p, CN_ERR_FORMAT, "bad magic", "bad magic");
-    write_bytes(p, "\x93NUM", 4);
+    tu_write_file(p, "\x93NUM", 4);
     expect_fail(p, CN_ERR_FORMAT, "preamble", "4-byte file");
-    write_bytes(p, "\x93NUMPY\x02\x00\x00\x00", 10);
+    tu_write_file(p, "\x93NUMPY\x02\x00\x00\x00", 10);
     expect_fail(p, CN_ERR_FORMAT, "preamble", "v2 file cut in the length field");
 
-    path_in(p, sizeof p, "missing.npy");
+    tu_path(p, sizeof p, g_dir, "missing.npy");
     expect_fail(p, CN_ERR_IO, NULL, "missing file");
     expect_fail(g_dir, CN_ERR_IO, NULL, "directory");
 }
@@ -290,17 +227,17 @@ static void test_hostile(void)
 static void test_cuts_and_flips(void)
 {
     char p[600];
-    path_in(p, sizeof p, "cut.npy");
+    tu_path(p, sizeof p, g_dir, "cut.npy");
     float v[6] = {1, 2, 3, 4, 5, 6};
     int64_t s[2] = {2, 3};
     TU_OK(cn_npy_write(p, v, 2, s));
     size_t n = 0;
-    unsigned char *good = read_all(p, &n);
+    unsigned char *good = tu_read_file(p, &n);
     if (!good)
         return;
     int wrong = 0;
     for (size_t cut = 0; cut < n; cut++) {
-        write_bytes(p, good, cut);
+        tu_write_file(p, good, cut);
         float *d = NULL;
         int nd;
         int64_t sh[6];
@@ -317,7 +254,7 @@ static void test_cuts_and_flips(void)
         memcpy(b, good, n);
         for (int k = tu_int(&r, 1, 3); k > 0; k--)
             b[tu_next(&r) % 128] = (unsigned char)tu_next(&r); /* preamble + whole header */
-        write_bytes(p, b, n);
+        tu_write_file(p, b, n);
         float *d = NULL;
         int nd = 0;
         int64_t sh[6];
@@ -347,7 +284,7 @@ static void test_cuts_and_flips(void)
 static void test_writer_failures(void)
 {
     char p[600], nodir[700];
-    path_in(p, sizeof p, "keep.npy");
+    tu_path(p, sizeof p, g_dir, "keep.npy");
     snprintf(nodir, sizeof nodir, "%s/no/such/dir/a.npy", g_dir);
     float v[3] = {1, 2, 3};
     int64_t s[1] = {3}, neg[1] = {-3};
@@ -358,20 +295,18 @@ static void test_writer_failures(void)
     TU_FAILS(CN_ERR_ARG, cn_npy_write(p, NULL, 1, s));
     TU_FAILS(CN_ERR_ARG, cn_npy_write(p, v, 7, s));
     expect_read(p, 1, s, v, "file kept after rejected writes");
-    TU_CHECK(count_tmp_files() == 0, "temporary files left behind");
+    TU_CHECK(tu_count_matching(g_dir, ".tmp.") == 0, "temporary files left behind");
 }
 
 /* numpy must read what we write, and we must read what numpy writes,
  * including its float16 rounding, which must agree with ours bit for bit. */
 static void test_numpy(void)
 {
-    if (system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
-        printf("note: /usr/bin/python3 with numpy not available, interop check skipped\n");
+    if (!tu_have_numpy("interop check"))
         return;
-    }
     char ours[600], script[600], cmd[2000];
-    path_in(ours, sizeof ours, "ours.npy");
-    path_in(script, sizeof script, "interop.py");
+    tu_path(ours, sizeof ours, g_dir, "ours.npy");
+    tu_path(script, sizeof script, g_dir, "interop.py");
     float a[24];
     for (int i = 0; i < 24; i++)
         a[i] = (float)i * 0.5f - 3.0f;
@@ -388,7 +323,7 @@ static void test_numpy(void)
         memcpy(&sp[i], &u, 4);
     }
     char spp[600];
-    path_in(spp, sizeof spp, "f16in.npy");
+    tu_path(spp, sizeof spp, g_dir, "f16in.npy");
     int64_t ns[1] = {4096};
     TU_OK(cn_npy_write(spp, sp, 1, ns));
     static const char py[] =
@@ -407,7 +342,7 @@ static void test_numpy(void)
         "x = np.load(d + '/f16in.npy')\n"
         "np.save(d + '/f16out.npy', x.astype(np.float16))\n"
         "print('python: numpy interop files written')\n";
-    write_bytes(script, py, sizeof py - 1);
+    tu_write_file(script, py, sizeof py - 1);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s'", script, g_dir);
     int rc = system(cmd);
     TU_CHECK(rc == 0, "python interop script failed (%d)", rc);
@@ -422,36 +357,32 @@ static void test_numpy(void)
     for (int i = 0; i < 4; i++)
         be[i] = b[i] * 3;
     int64_t s34[2] = {3, 4}, s23[2] = {2, 3}, s4[1] = {4};
-    path_in(p, sizeof p, "f8.npy");
+    tu_path(p, sizeof p, g_dir, "f8.npy");
     expect_read(p, 2, s34, b, "numpy <f8");
-    path_in(p, sizeof p, "u1.npy");
+    tu_path(p, sizeof p, g_dir, "u1.npy");
     expect_read(p, 2, s23, u, "numpy |u1");
-    path_in(p, sizeof p, "be.npy");
+    tu_path(p, sizeof p, g_dir, "be.npy");
     expect_read(p, 1, s4, be, "numpy >f4");
-    path_in(p, sizeof p, "f0.npy");
+    tu_path(p, sizeof p, g_dir, "f0.npy");
     expect_read(p, 0, NULL, &f0, "numpy 0-d");
-    path_in(p, sizeof p, "v2.npy");
+    tu_path(p, sizeof p, g_dir, "v2.npy");
     expect_read(p, 2, s34, b, "numpy v2.0 header");
     for (int i = 0; i < 4096; i++)
         sp[i] = cn_f16_to_f32(cn_f32_to_f16(sp[i]));
-    path_in(p, sizeof p, "f16out.npy");
+    tu_path(p, sizeof p, g_dir, "f16out.npy");
     expect_read(p, 1, ns, sp, "numpy float16 rounding matches ours");
 }
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/cn_npy_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (tu_tmpdir_make(g_dir, sizeof g_dir, "cn_npy_") != 0)
         return 1;
-    }
     test_round_trip();
     test_dtypes();
     test_hostile();
     test_cuts_and_flips();
     test_writer_failures();
     test_numpy();
-    remove_dir();
+    tu_tmpdir_remove(g_dir);
     return tu_finish("test_npy");
 }

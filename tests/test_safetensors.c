@@ -3,7 +3,6 @@
 #include "safetensors.h"
 #include "testutil.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,77 +12,13 @@
 
 static char g_dir[512];
 
-static void path_in(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-}
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    TU_CHECK(fp != NULL, "cannot create %s", path);
-    if (!fp)
-        return;
-    TU_CHECK(fwrite(p, 1, n, fp) == n, "short write %s", path);
-    fclose(fp);
-}
-
-/* malloc'd file contents (NULL if unreadable). */
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)sz + 1);
-    *n = fread(p, 1, (size_t)sz, fp);
-    fclose(fp);
-    return p;
-}
-
-/* Leftover temporary files would mean a failed write was not cleaned up. */
-static int count_tmp_files(void)
-{
-    DIR *d = opendir(g_dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strstr(e->d_name, ".tmp."))
-            n++;
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    char p[1024];
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            remove(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(g_dir);
-}
-
 /* cn_st_read must fail with `want`, return no file, and name the path. */
 static void expect_fail(const char *path, int want, const char *must_contain, const char *what)
 {
     cn_st_file *f = (cn_st_file *)&f; /* poison: the reader must reset it */
     cn_clear_error();
     int st = cn_st_read(path, &f);
-    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st), cn_status_name(want),
-             cn_last_error());
-    TU_CHECK(f == NULL, "%s: out not NULL on failure", what);
-    TU_CHECK(strstr(cn_last_error(), path) != NULL, "%s: message lacks the path: %s", what,
-             cn_last_error());
-    if (must_contain)
-        TU_CHECK(strstr(cn_last_error(), must_contain) != NULL, "%s: message lacks '%s': %s", what,
-                 must_contain, cn_last_error());
+    tu_check_failure(what, st, want, f == NULL, path, must_contain);
     if (st == CN_OK)
         cn_st_free(f);
 }
@@ -104,7 +39,7 @@ static void make_st(const char *path, const char *json, size_t data_len)
         for (int k = 0; k < 4; k++)
             b[8 + hl + i + (size_t)k] = (unsigned char)(u >> (8 * k));
     }
-    write_bytes(path, b, 8 + hl + data_len);
+    tu_write_file(path, b, 8 + hl + data_len);
     free(b);
 }
 
@@ -206,7 +141,7 @@ static const char *META[] = {"format",  "caspnet", "version",       "1",
 static void test_round_trip(cn_st_dtype dt)
 {
     char path[600];
-    path_in(path, sizeof path, "rt.safetensors");
+    tu_path(path, sizeof path, g_dir, "rt.safetensors");
     tu_rng r = tu_seed(7 + (uint64_t)dt);
     int64_t sa[2] = {2, 3}, sd[5] = {4, 3, 1, 7, 7}, sc[2] = {0, 5}, ss[1] = {12};
     float *a = tu_rand_array(&r, 6, -3, 3), *d = tu_rand_array(&r, 588, -1, 1), b = 0.25f;
@@ -218,9 +153,9 @@ static void test_round_trip(cn_st_dtype dt)
                          {"video.base.0.conv_s.weight", 5, sd, d},
                          {"special", 1, ss, sp}};
     TU_OK(cn_st_write(path, outs, 5, dt, META, 4));
-    TU_CHECK(count_tmp_files() == 0, "temp file left after a good write");
+    TU_CHECK(tu_count_matching(g_dir, ".tmp.") == 0, "temp file left after a good write");
     size_t n = 0;
-    unsigned char *raw = read_all(path, &n);
+    unsigned char *raw = tu_read_file(path, &n);
     uint64_t hl = 0;
     for (int i = 7; raw && n >= 8 && i >= 0; i--)
         hl = hl << 8 | raw[i];
@@ -278,7 +213,7 @@ out:
 static void test_layouts(void)
 {
     char p[600];
-    path_in(p, sizeof p, "h.safetensors");
+    tu_path(p, sizeof p, g_dir, "h.safetensors");
     struct {
         const char *json;
         size_t data;
@@ -351,7 +286,7 @@ static void test_layouts(void)
     /* A NUL inside the header (strlen above cannot express it). */
     {
         unsigned char b[8 + 6] = {6, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', 0, ' ', ' '};
-        write_bytes(p, b, sizeof b);
+        tu_write_file(p, b, sizeof b);
         expect_fail(p, CN_ERR_FORMAT, "control character 0x00", "NUL in header");
     }
 
@@ -391,24 +326,24 @@ static void test_layouts(void)
     /* Header length field itself. */
     unsigned char b[32] = {0};
     memcpy(b + 8, "{}", 2);
-    write_bytes(p, b, 5);
+    tu_write_file(p, b, 5);
     expect_fail(p, CN_ERR_FORMAT, "shorter than the 8-byte", "5-byte file");
     b[0] = 100; /* 100-byte header in a 10-byte file */
-    write_bytes(p, b, 10);
+    tu_write_file(p, b, 10);
     expect_fail(p, CN_ERR_FORMAT, "beyond the end", "header length past EOF");
     memset(b, 0, 8);
     b[5] = 1; /* 2^40 */
-    write_bytes(p, b, 10);
+    tu_write_file(p, b, 10);
     expect_fail(p, CN_ERR_FORMAT, "header length", "absurd header length");
     memset(b, 0xff, 8);
-    write_bytes(p, b, 10);
+    tu_write_file(p, b, 10);
     expect_fail(p, CN_ERR_FORMAT, "header length", "2^64-1 header length");
     memset(b, 0, 8);
-    write_bytes(p, b, 10);
+    tu_write_file(p, b, 10);
     expect_fail(p, CN_ERR_FORMAT, "too small", "zero header length");
 
     /* Unreadable inputs are I/O errors, not format errors. */
-    path_in(p, sizeof p, "does-not-exist.safetensors");
+    tu_path(p, sizeof p, g_dir, "does-not-exist.safetensors");
     expect_fail(p, CN_ERR_IO, NULL, "missing file");
     expect_fail(g_dir, CN_ERR_IO, NULL, "directory");
 }
@@ -419,7 +354,7 @@ static void test_truncation(const char *path, const unsigned char *good, size_t 
 {
     int wrong = 0, nopath = 0;
     for (size_t cut = 0; cut < n; cut++) {
-        write_bytes(path, good, cut);
+        tu_write_file(path, good, cut);
         cn_st_file *f = NULL;
         int st = cn_st_read(path, &f);
         wrong += st != CN_ERR_FORMAT || f != NULL;
@@ -432,7 +367,7 @@ static void test_truncation(const char *path, const unsigned char *good, size_t 
     unsigned char *longer = malloc(n + 1);
     memcpy(longer, good, n);
     longer[n] = 0;
-    write_bytes(path, longer, n + 1);
+    tu_write_file(path, longer, n + 1);
     expect_fail(path, CN_ERR_FORMAT, "trailing", "one appended byte");
     free(longer);
 }
@@ -450,7 +385,7 @@ static void test_byte_flips(const char *path, const unsigned char *good, size_t 
             b[at] = (it & 1) ? (unsigned char)tu_next(&r)
                              : (unsigned char)(b[at] ^ (1u << tu_int(&r, 0, 7)));
         }
-        write_bytes(path, b, n);
+        tu_write_file(path, b, n);
         cn_st_file *f = NULL;
         cn_clear_error();
         int st = cn_st_read(path, &f);
@@ -475,7 +410,7 @@ static void test_byte_flips(const char *path, const unsigned char *good, size_t 
 static int same_file(const char *path, const unsigned char *want, size_t n)
 {
     size_t m = 0;
-    unsigned char *got = read_all(path, &m);
+    unsigned char *got = tu_read_file(path, &m);
     int same = got && m == n && memcmp(got, want, n) == 0;
     free(got);
     return same;
@@ -484,7 +419,7 @@ static int same_file(const char *path, const unsigned char *want, size_t n)
 static void test_writer_failures(void)
 {
     char p[600], nodir[700];
-    path_in(p, sizeof p, "keep.safetensors");
+    tu_path(p, sizeof p, g_dir, "keep.safetensors");
     snprintf(nodir, sizeof nodir, "%s/no/such/dir/w.safetensors", g_dir);
     float v[4] = {1, 2, 3, 4};
     int64_t s4[1] = {4}, sneg[1] = {-1};
@@ -495,7 +430,7 @@ static void test_writer_failures(void)
 
     TU_OK(cn_st_write(p, &one, 1, CN_ST_F32, NULL, 0));
     size_t n = 0;
-    unsigned char *orig = read_all(p, &n);
+    unsigned char *orig = tu_read_file(p, &n);
     cn_st_out dup[2] = {{"w", 1, s4, v}, {"w", 1, s4, v}};
     cn_st_out nul = {"w", 1, s4, NULL}, neg = {"w", 1, sneg, v}, meta = {"__metadata__", 1, s4, v};
     cn_st_out deep = {"w", 7, s4, v};
@@ -529,7 +464,7 @@ static void test_writer_failures(void)
         signal(SIGXFSZ, prev);
         free(z);
     }
-    TU_CHECK(count_tmp_files() == 0, "temporary files left behind");
+    TU_CHECK(tu_count_matching(g_dir, ".tmp.") == 0, "temporary files left behind");
 
     float v2[4] = {5, 6, 7, 8};
     cn_st_out two = {"w", 1, s4, v2};
@@ -545,13 +480,11 @@ static void test_writer_failures(void)
 /* An independent parser (Python json + numpy) must read what we wrote. */
 static void test_python(void)
 {
-    if (system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
-        printf("note: /usr/bin/python3 with numpy not available, compatibility check skipped\n");
+    if (!tu_have_numpy("compatibility check"))
         return;
-    }
     char p[600], script[700], cmd[1600];
-    path_in(p, sizeof p, "py.safetensors");
-    path_in(script, sizeof script, "check.py");
+    tu_path(p, sizeof p, g_dir, "py.safetensors");
+    tu_path(script, sizeof script, g_dir, "check.py");
     float v[6] = {1.5f, -2.0f, 0.1f, 65504.0f, 1e-6f, 3.0f};
     int64_t s[2] = {2, 3};
     cn_st_out o[2] = {{"x", 2, s, v}, {"y.z", 1, s + 1, v + 3}};
@@ -580,7 +513,7 @@ static void test_python(void)
         "x['data_offsets'][0]\n"
         "    assert len(d) == 9 * {'F32': 4, 'F16': 2, 'BF16': 2}[dt], len(d)\n"
         "print('python: safetensors files verified')\n";
-    write_bytes(script, py, sizeof py - 1);
+    tu_write_file(script, py, sizeof py - 1);
     char f32[620], f16[620], bf16[620];
     snprintf(f32, sizeof f32, "%s.f32", p);
     snprintf(f16, sizeof f16, "%s.f16", p);
@@ -595,12 +528,8 @@ static void test_python(void)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/cn_st_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (tu_tmpdir_make(g_dir, sizeof g_dir, "cn_st_") != 0)
         return 1;
-    }
     test_conversions();
     test_round_trip(CN_ST_F32);
     test_round_trip(CN_ST_F16);
@@ -609,14 +538,14 @@ int main(void)
 
     /* A small but complete file for the structural attacks. */
     char p[600];
-    path_in(p, sizeof p, "small.safetensors");
+    tu_path(p, sizeof p, g_dir, "small.safetensors");
     float v[5] = {1, 2, 3, 4, 5};
     int64_t s2[2] = {1, 2}, s3[1] = {3};
     cn_st_out outs[3] = {{"a.weight", 2, s2, v}, {"b", 1, s3, v + 2}, {"c", 0, NULL, v}};
     const char *kv[2] = {"format", "caspnet"};
     TU_OK(cn_st_write(p, outs, 3, CN_ST_F16, kv, 1));
     size_t n = 0;
-    unsigned char *good = read_all(p, &n);
+    unsigned char *good = tu_read_file(p, &n);
     if (good && n > 8) {
         uint64_t hl = 0;
         for (int i = 7; i >= 0; i--)
@@ -627,6 +556,6 @@ int main(void)
     free(good);
     test_writer_failures();
     test_python();
-    remove_dir();
+    tu_tmpdir_remove(g_dir);
     return tu_finish("test_safetensors");
 }

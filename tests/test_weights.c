@@ -5,7 +5,6 @@
 #include "testutil.h"
 #include "weights.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +12,6 @@
 #include <unistd.h>
 
 static char g_dir[512];
-
-static void path_in(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-}
-
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    char p[1024];
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            remove(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(g_dir);
-}
 
 static double now_s(void)
 {
@@ -105,14 +85,7 @@ static void expect_load_fail(const char *path, int want, const char *needle, con
     cn_weights *w = (cn_weights *)&w; /* poison: the loader must reset it */
     cn_clear_error();
     int st = cn_weights_load(path, &w);
-    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st), cn_status_name(want),
-             cn_last_error());
-    TU_CHECK(w == NULL, "%s: out not NULL on failure", what);
-    TU_CHECK(strstr(cn_last_error(), path) != NULL, "%s: message lacks the path: %s", what,
-             cn_last_error());
-    if (needle)
-        TU_CHECK(strstr(cn_last_error(), needle) != NULL, "%s: message lacks '%s': %s", what,
-                 needle, cn_last_error());
+    tu_check_failure(what, st, want, w == NULL, path, needle);
     if (st == CN_OK)
         cn_weights_free(w);
 }
@@ -354,7 +327,7 @@ static void test_failures_v(void)
         int d = drops[k];
         cn_st_out *m = outs_of(w, 0);
         memmove(&m[d], &m[d + 1], sizeof *m * (size_t)(w->count - d - 1));
-        path_in(path, sizeof path, "missing.safetensors");
+        tu_path(path, sizeof path, g_dir, "missing.safetensors");
         TU_OK(cn_st_write(path, m, w->count - 1, dt, META_V, 3));
         char what[128];
         snprintf(what, sizeof what, "missing %s", w->w[d].name);
@@ -368,7 +341,7 @@ static void test_failures_v(void)
     const char *extras[2] = {"video.base.99.conv.weight", "cpc.phi1.bias"};
     for (int k = 0; k < 2; k++) {
         o[w->count] = (cn_st_out){extras[k], 1, extra_shape, extra_data};
-        path_in(path, sizeof path, "extra.safetensors");
+        tu_path(path, sizeof path, g_dir, "extra.safetensors");
         TU_OK(cn_st_write(path, o, w->count + 1, dt, META_V, 3));
         expect_load_fail(path, CN_ERR_MISMATCH, extras[k], "extra key");
     }
@@ -395,7 +368,7 @@ static void test_failures_v(void)
                 cn_st_out *m = outs_of(w, 0);
                 m[ti].ndim = nd[k];
                 m[ti].shape = s[k];
-                path_in(path, sizeof path, "shape.safetensors");
+                tu_path(path, sizeof path, g_dir, "shape.safetensors");
                 TU_OK(cn_st_write(path, m, w->count, dt, META_V, 3));
                 expect_load_fail(path, CN_ERR_MISMATCH, t->name, "mis-shaped key");
                 free(m);
@@ -419,7 +392,7 @@ static void test_failures_v(void)
                      {no_var, 2, "variant"}, {no_ver, 2, "version"}, {no_fmt, 2, "format"},
                      {NULL, 0, "format"}};
         for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-            path_in(path, sizeof path, "meta.safetensors");
+            tu_path(path, sizeof path, g_dir, "meta.safetensors");
             TU_OK(cn_st_write(path, o, w->count, dt, cases[k].kv, cases[k].pairs));
             char what[64];
             snprintf(what, sizeof what, "metadata case %zu", k);
@@ -430,7 +403,7 @@ static void test_failures_v(void)
     /* A v file labelled av: the first av-only key is reported missing. */
     {
         const char *meta_av[] = {"format", "caspnet", "version", "1", "variant", "av"};
-        path_in(path, sizeof path, "v_as_av.safetensors");
+        tu_path(path, sizeof path, g_dir, "v_as_av.safetensors");
         TU_OK(cn_st_write(path, o, w->count, dt, meta_av, 3));
         expect_load_fail(path, CN_ERR_MISMATCH, "audio.features.0.weight", "v file labelled av");
     }
@@ -438,20 +411,12 @@ static void test_failures_v(void)
     /* Truncated file: cut inside the length prefix, the header, at the start
      * of the data and inside it, and one byte short. */
     {
-        path_in(path, sizeof path, "whole.safetensors");
+        tu_path(path, sizeof path, g_dir, "whole.safetensors");
         TU_OK(cn_st_write(path, o, w->count, dt, META_V, 3));
-        FILE *fp = fopen(path, "rb");
-        TU_CHECK(fp != NULL, "reopen %s", path);
-        unsigned char *buf = NULL;
-        long size = 0;
-        if (fp) {
-            fseek(fp, 0, SEEK_END);
-            size = ftell(fp);
-            fseek(fp, 0, SEEK_SET);
-            buf = malloc((size_t)size);
-            TU_CHECK(buf && fread(buf, 1, (size_t)size, fp) == (size_t)size, "read back");
-            fclose(fp);
-        }
+        size_t got = 0;
+        unsigned char *buf = tu_read_file(path, &got);
+        TU_CHECK(buf != NULL, "reopen %s", path);
+        long size = (long)got;
         if (buf) {
             uint64_t hl = 0;
             for (int i = 0; i < 8; i++)
@@ -459,44 +424,32 @@ static void test_failures_v(void)
             const long cuts[] = {1, 7, 8, 8 + (long)hl / 2, 8 + (long)hl, 8 + (long)hl + 1000,
                                  size / 2, size - 2, size - 1};
             for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
-                path_in(path, sizeof path, "cut.safetensors");
-                FILE *c = fopen(path, "wb");
-                TU_CHECK(c && fwrite(buf, 1, (size_t)cuts[k], c) == (size_t)cuts[k], "write cut");
-                if (c)
-                    fclose(c);
+                tu_path(path, sizeof path, g_dir, "cut.safetensors");
+                tu_write_file(path, buf, (size_t)cuts[k]);
                 char what[64];
                 snprintf(what, sizeof what, "cut at %ld of %ld", cuts[k], size);
                 expect_load_fail(path, CN_ERR_FORMAT, NULL, what);
             }
             /* Appended bytes are as malformed as missing ones. */
-            path_in(path, sizeof path, "long.safetensors");
-            FILE *c = fopen(path, "wb");
-            TU_CHECK(c && fwrite(buf, 1, (size_t)size, c) == (size_t)size && fputc(0, c) == 0,
-                     "write long");
-            if (c)
-                fclose(c);
+            tu_path(path, sizeof path, g_dir, "long.safetensors");
+            tu_write_file(path, buf, (size_t)size + 1); /* tu_read_file's trailing NUL */
             expect_load_fail(path, CN_ERR_FORMAT, NULL, "one byte appended");
             free(buf);
         }
-        path_in(path, sizeof path, "whole.safetensors");
+        tu_path(path, sizeof path, g_dir, "whole.safetensors");
         remove(path);
     }
 
     /* Not a safetensors file at all, an empty one, and one that does not exist. */
     {
-        path_in(path, sizeof path, "garbage.safetensors");
-        FILE *c = fopen(path, "wb");
-        if (c) {
-            fputs("this is not a weights file, just some text long enough\n", c);
-            fclose(c);
-        }
+        tu_path(path, sizeof path, g_dir, "garbage.safetensors");
+        static const char text[] = "this is not a weights file, just some text long enough\n";
+        tu_write_file(path, text, sizeof text - 1);
         expect_load_fail(path, CN_ERR_FORMAT, NULL, "garbage file");
-        path_in(path, sizeof path, "empty.safetensors");
-        c = fopen(path, "wb");
-        if (c)
-            fclose(c);
+        tu_path(path, sizeof path, g_dir, "empty.safetensors");
+        tu_write_file(path, "", 0);
         expect_load_fail(path, CN_ERR_FORMAT, NULL, "empty file");
-        path_in(path, sizeof path, "absent.safetensors");
+        tu_path(path, sizeof path, g_dir, "absent.safetensors");
         expect_load_fail(path, CN_ERR_IO, NULL, "absent file");
     }
 
@@ -508,7 +461,7 @@ static void test_failures_v(void)
         TU_CHECK(t && u, "NaN targets exist");
         if (t && u) {
             t->data[7] = NAN;
-            path_in(path, sizeof path, "nan.safetensors");
+            tu_path(path, sizeof path, g_dir, "nan.safetensors");
             TU_OK(cn_weights_save(w, path, CN_ST_F32));
             cn_weights *r = NULL;
             TU_OK(cn_weights_load(path, &r));
@@ -546,7 +499,7 @@ static void test_av_labelled_v(void)
     if (!w)
         return;
     char path[1024];
-    path_in(path, sizeof path, "av_as_v.safetensors");
+    tu_path(path, sizeof path, g_dir, "av_as_v.safetensors");
     cn_st_out *o = outs_of(w, 0);
     TU_OK(cn_st_write(path, o, w->count, CN_ST_BF16, META_V, 3));
     free(o);
@@ -558,12 +511,8 @@ static void test_av_labelled_v(void)
 int main(void)
 {
     double t0 = now_s();
-    snprintf(g_dir, sizeof g_dir, "%s/caspnet-weights-XXXXXX",
-             getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (tu_tmpdir_make(g_dir, sizeof g_dir, "caspnet-weights-") != 0)
         return 1;
-    }
     test_spec_counts();
     double tp = now_s();
     test_spec_vs_python();
@@ -580,7 +529,7 @@ int main(void)
     t1 = now_s();
     test_av_labelled_v();
     printf("av labelled v: %.2f s\n", now_s() - t1);
-    remove_dir();
+    tu_tmpdir_remove(g_dir);
     printf("total %.1f s\n", now_s() - t0);
     return tu_finish("test_weights");
 }

@@ -1,9 +1,11 @@
-/* Shared test helpers: seeded random data, guarded device outputs, tolerance comparisons. */
+/* Shared test helpers: seeded random data, guarded device outputs, tolerance comparisons, scratch files. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int tu_failures = 0;
 int tu_checks = 0;
@@ -170,6 +172,100 @@ int tu_compare(const char *what, const float *got, const double *want, int64_t n
     printf("  ok %-48s n=%-9lld max abs %.3g  max rel %.3g\n", what, (long long)n, max_abs,
            max_rel);
     return 1;
+}
+
+int tu_tmpdir_make(char *buf, size_t n, const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n, "%s/%sXXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    return 0;
+}
+
+void tu_path(char *out, size_t cap, const char *dir, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+int tu_write_file(const char *path, const void *p, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    TU_CHECK(fp != NULL, "cannot create %s", path);
+    if (!fp)
+        return 0;
+    int ok = fwrite(p, 1, n, fp) == n;
+    TU_CHECK(ok, "short write %s", path);
+    fclose(fp);
+    return ok;
+}
+
+unsigned char *tu_read_file(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long sz = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *p = sz < 0 ? NULL : malloc((size_t)sz + 1);
+    if (!p) {
+        fclose(fp);
+        return NULL;
+    }
+    *n = fread(p, 1, (size_t)sz, fp);
+    p[*n] = 0;
+    fclose(fp);
+    return p;
+}
+
+int tu_count_matching(const char *dir, const char *substring)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strstr(e->d_name, substring))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+void tu_tmpdir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    char p[1024];
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            remove(p);
+        }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+void tu_check_failure(const char *what, int st, int want, int out_null, const char *path,
+                      const char *needle)
+{
+    TU_CHECK(st == want, "%s: got %s want %s (%s)", what, cn_status_name(st), cn_status_name(want),
+             cn_last_error());
+    TU_CHECK(out_null, "%s: output not NULL on failure", what);
+    TU_CHECK(strstr(cn_last_error(), path) != NULL, "%s: message lacks the path: %s", what,
+             cn_last_error());
+    if (needle)
+        TU_CHECK(strstr(cn_last_error(), needle) != NULL, "%s: message lacks '%s': %s", what,
+                 needle, cn_last_error());
+}
+
+int tu_have_numpy(const char *what)
+{
+    if (system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0)
+        return 1;
+    printf("note: /usr/bin/python3 with numpy not available, %s skipped\n", what);
+    return 0;
 }
 
 int tu_finish(const char *name)

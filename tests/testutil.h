@@ -1,4 +1,4 @@
-/* Shared test helpers: seeded random data, guarded device outputs, comparison against double-precision references. */
+/* Shared test helpers: seeded random data, guarded device outputs, comparison against double-precision references, scratch directories and files. */
 #ifndef CASPNET_TESTUTIL_H
 #define CASPNET_TESTUTIL_H
 
@@ -80,6 +80,38 @@ void tu_guarded_free(tu_guarded *g);
  * errors. Returns 1 when it passes (and counts a failure otherwise). */
 int tu_compare(const char *what, const float *got, const double *want, int64_t n, double atol,
                double rtol);
+
+/* Scratch files for file-format tests. Paths are caller-owned buffers; only
+ * tu_read_file allocates. */
+
+/* Creates a fresh directory "$TMPDIR/<tag>XXXXXX" (TMPDIR unset or empty:
+ * /tmp) and writes its path into buf (n bytes). Returns 0, or -1 after
+ * perror("mkdtemp"). Remove it with tu_tmpdir_remove. */
+int tu_tmpdir_make(char *buf, size_t n, const char *tag);
+/* Writes "dir/name" into out (cap bytes, truncating like snprintf). */
+void tu_path(char *out, size_t cap, const char *dir, const char *name);
+/* Creates or replaces path with the n bytes at p; a failed open or short
+ * write counts as a test failure. Returns 1 when all n bytes were written. */
+int tu_write_file(const char *path, const void *p, size_t n);
+/* The whole file, malloc'd with one extra NUL byte after the contents (so it
+ * can be searched as text); the caller frees it. Stores the byte count in *n.
+ * Returns NULL (and leaves *n alone) when the file cannot be opened or read. */
+unsigned char *tu_read_file(const char *path, size_t *n);
+/* How many entries of dir have a name containing substring (0 if dir cannot
+ * be opened). */
+int tu_count_matching(const char *dir, const char *substring);
+/* Removes every plain entry of dir (not recursive), then dir itself. */
+void tu_tmpdir_remove(const char *dir);
+
+/* Checks a call that was expected to fail: status st is `want`, the output
+ * pointer was reset (out_null), and cn_last_error() names `path` and, unless
+ * needle is NULL, contains needle. `what` labels the failure messages. */
+void tu_check_failure(const char *what, int st, int want, int out_null, const char *path,
+                      const char *needle);
+
+/* 1 when /usr/bin/python3 can import numpy; otherwise prints
+ * "note: ... <what> skipped" and returns 0. */
+int tu_have_numpy(const char *what);
 
 /* Prints the summary line CTest logs and returns the exit code. */
 int tu_finish(const char *name);
