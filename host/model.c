@@ -164,6 +164,29 @@ int unit_find(cn_model *m, cn_unit **out, const char *fmt, ...)
     return cn_fail(CN_ERR_MISMATCH, "model has no layer '%s' (variant %s)", key, m->variant);
 }
 
+void model_count(cn_model *m, double flops)
+{
+    m->flops[m->module] += flops;
+    if (m->group >= 0)
+        m->gflops[m->group] += flops;
+}
+
+void model_group(cn_model *m, int mod, const char *name)
+{
+    m->module = mod;
+    m->group = -1;
+    for (int i = 0; i < m->ngroup; i++)
+        if (strcmp(m->gname[i], name) == 0)
+            m->group = i;
+    if (m->group < 0 && m->ngroup < 32) {
+        m->group = m->ngroup++;
+        m->gname[m->group] = name;
+        m->gflops[m->group] = 0;
+    }
+    if (!m->dry)
+        cn_prof_group(m->ctx, name);
+}
+
 int model_alloc(cn_model *m, cn_tensor *t, int ndim, const int64_t *shape)
 {
     if (m->dry) { /* a view of nothing: only the shape matters */
@@ -207,7 +230,7 @@ int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims)
         a->relu = 1;
     if (!a->tag)
         a->tag = u->key;
-    m->flops[m->module] += conv_flops(u, a->y, u->co);
+    model_count(m, conv_flops(u, a->y, u->co));
     if (m->dry)
         return CN_OK;
     if (m->cal && !u->calibrated && u->kind != UNIT_PLAIN) {
@@ -236,7 +259,7 @@ int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a)
     if (!a->tag)
         a->tag = u->key;
     /* the adjoint maps C_out(theta) back to C_in(theta) */
-    m->flops[m->module] += 2.0 * (double)u->co * 27.0 * (double)cn_numel(a->y);
+    model_count(m, 2.0 * (double)u->co * 27.0 * (double)cn_numel(a->y));
     return ENQ(m, cn_conv3d(m->ctx, a));
 }
 
@@ -245,7 +268,7 @@ int unit_linear(cn_model *m, cn_unit *u, const cn_tensor *x, int relu, cn_tensor
     cn_tensor w = u->w;
     int64_t s2[2] = {u->co, u->ci};
     CN_TRY(cn_tensor_reshape(&w, 2, s2));
-    m->flops[m->module] += 2.0 * (double)u->co * (double)u->ci * (double)x->shape[0];
+    model_count(m, 2.0 * (double)u->co * (double)u->ci * (double)x->shape[0]);
     return ENQ(m, cn_linear(m->ctx, x, &w, u->has_bias ? &u->b : NULL, relu, y));
 }
 
@@ -276,12 +299,12 @@ static int forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel, 
     static const char *xn[4] = {"X1", "X2", "X3", "X4"}, *vn[4] = {"V1", "V2", "V3", "V4"},
                       *fn[4] = {"F1", "F2", "F3", "F4"};
     int st = CN_OK;
-    m->module = MOD_VIDEO;
+    model_group(m, MOD_VIDEO, "S3D.1");
     st = model_s3d(m, clip, X);
     for (int i = 0; st == CN_OK && i < 4; i++)
         st = model_tap(m, xn[i], &X[i]);
     if (st == CN_OK && m->av) {
-        m->module = MOD_AUDIO;
+        model_group(m, MOD_AUDIO, "VGGish");
         st = model_vggish(m, logmel, &fa);
         if (st == CN_OK)
             st = model_tap(m, "fA", &fa);
@@ -303,7 +326,7 @@ static int forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel, 
         for (int i = 0; st == CN_OK && i < 4; i++)
             st = model_tap(m, fn[i], &F[i]);
     if (st == CN_OK && m->av) {
-        m->module = MOD_CPC;
+        model_group(m, MOD_CPC, "CPC");
         st = model_cpc(m, &F[3], &fa, &f4p);
         if (st == CN_OK) {
             cn_tensor_release(m->ctx, &F[3]);
@@ -315,7 +338,7 @@ static int forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel, 
         st = model_tap(m, "F4p", &F[3]);
     cn_tensor_release(m->ctx, &fa);
     if (st == CN_OK) {
-        m->module = MOD_DEC;
+        model_group(m, MOD_DEC, "decoder.4");
         st = model_decoder(m, F, (int)clip->shape[3], (int)clip->shape[4], sal);
     }
     if (st == CN_OK)
@@ -341,9 +364,20 @@ int cn_model_forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel
         return cn_fail(CN_ERR_ARG, "unknown attention mode %d", (int)o->attention);
     m->opts = o ? o : &defaults;
     memset(m->flops, 0, sizeof m->flops);
+    m->ngroup = 0;
+    m->group = -1;
     int st = forward(m, clip, logmel, sal);
+    if (!m->dry)
+        cn_prof_group(m->ctx, NULL);
     m->opts = NULL;
     return st;
+}
+
+int cn_model_groups(const cn_model *m, const char *const **names, const double **gflop)
+{
+    *names = m->gname;
+    *gflop = m->gflops;
+    return m->ngroup;
 }
 
 int cn_model_flops(cn_model *m, int N, int H, int W, int literal, double *total,

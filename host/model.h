@@ -50,6 +50,12 @@ int cn_model_forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel
 int cn_model_flops(cn_model *m, int N, int H, int W, int literal, double *total,
                    double per_module[6]);
 
+/* Layer groups of the last forward or cn_model_flops pass, in execution order
+ * ("S3D.1".."S3D.4", "VGGish", "ASPP.i", "attention.i", "CPC", "decoder.k"),
+ * with their FLOPs (not GFLOP). Returns the count; arrays owned by the model.
+ * Profiled launches carry the same group names (cn_prof_collect). */
+int cn_model_groups(const cn_model *m, const char *const **names, const double **flops);
+
 /* Calibration of random weights (spec section 9): runs one forward pass on
  * clip/logmel in which every BatchNorm takes the per-channel statistics of its
  * actual input as running statistics, each avim.{i}.out weight is scaled so

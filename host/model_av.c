@@ -165,7 +165,7 @@ static int attention_closed(cn_model *m, int i, const cn_tensor *v, const cn_ten
             d.lda = C, d.ldb = L, d.ldc = L;
             d.batch = N, d.stride_a = C, d.stride_b = C * L, d.stride_c = L;
             d.tag = "attention.score";
-            m->flops[MOD_ATT] += 2.0 * (double)(N * L * C);
+            model_count(m, 2.0 * (double)(N * L * C));
             st = ENQ(m, cn_gemm(m->ctx, &d, pk.buf, cn_tensor_bytes(&pk), q.buf,
                                 cn_tensor_bytes(&q), s.buf, cn_tensor_bytes(&s)));
         }
@@ -243,7 +243,7 @@ static int attention_general(cn_model *m, int i, const cn_tensor *v, const cn_te
     if (st == CN_OK)
         st = cn_tensor_reshape(&q3, 3, s3) || cn_tensor_reshape(&k3, 3, s3) ||
              cn_tensor_reshape(&v3, 3, s3) || cn_tensor_reshape(&a3, 3, s3);
-    m->flops[MOD_ATT] += quadratic ? 4.0 * (double)(N * L) * (double)L * C : 4.0 * (double)(N * L) * C * C;
+    model_count(m, quadratic ? 4.0 * (double)(N * L) * (double)L * C : 4.0 * (double)(N * L) * C * C);
     if (st == CN_OK)
         st = ENQ(m, quadratic ? cn_attention_quadratic(m->ctx, &q3, &k3, &v3, 1.0f / (float)L, &a3)
                               : cn_attention_linear(m->ctx, &q3, &k3, &v3, 1.0f / (float)L, &a3));
@@ -268,13 +268,15 @@ static int attention_general(cn_model *m, int i, const cn_tensor *v, const cn_te
 int model_avim(cn_model *m, int stage, const cn_tensor *x, const cn_tensor *fa, cn_tensor *v,
                cn_tensor *f)
 {
-    m->module = MOD_ASPP;
+    static const char *aspp_g[4] = {"ASPP.1", "ASPP.2", "ASPP.3", "ASPP.4"},
+                      *att_g[4] = {"attention.1", "attention.2", "attention.3", "attention.4"};
+    model_group(m, MOD_ASPP, aspp_g[stage - 1]);
     CN_TRY(aspp(m, stage, x, v));
     if (!m->av) {
         *f = *v; /* F_i = V_i: the same tensor, released once by the caller */
         return CN_OK;
     }
-    m->module = MOD_ATT;
+    model_group(m, MOD_ATT, att_g[stage - 1]);
     cn_unit *ua, *uk;
     cn_tensor fh = {0}, kv = {0};
     int64_t nc[2] = {x->shape[0], C};

@@ -161,7 +161,9 @@ int model_decoder(cn_model *m, cn_tensor F[4], int H, int W, cn_tensor *sal)
 {
     cn_tensor prev = {0}, g = {0}, z = {0}, zr = {0};
     int st = CN_OK;
+    static const char *dec_g[4] = {"decoder.1", "decoder.2", "decoder.3", "decoder.4"};
     for (int k = 4; st == CN_OK && k >= 1; k--) {
+        model_group(m, MOD_DEC, dec_g[k - 1]);
         st = dec_block(m, k, &F[k - 1], k < 4 ? &prev : NULL, &g);
         cn_tensor_release(m->ctx, &F[k - 1]); /* nothing reads F_k after its block */
         cn_tensor_release(m->ctx, &prev);

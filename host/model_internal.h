@@ -43,12 +43,22 @@ struct cn_model {
     int dry;                  /* shapes and counts only, nothing enqueued */
     double flops[6];          /* per module during the current pass */
     int module;               /* index into flops */
+    const char *gname[32];    /* layer groups of the current pass, in order */
+    double gflops[32];
+    int ngroup, group;
     /* calibration */
     cn_weights *cal;          /* non-NULL during cn_model_calibrate */
     double res_scale, head_std;
 };
 
 enum { MOD_VIDEO = 0, MOD_AUDIO, MOD_ASPP, MOD_ATT, MOD_CPC, MOD_DEC };
+
+/* Starts a layer group: FLOPs go to module `mod`, profiled launches to `name`
+ * (a static string: "S3D.1", "ASPP.2", "decoder.4", ...). */
+void model_group(cn_model *m, int mod, const char *name);
+
+/* Adds FLOPs to the current module and layer group. */
+void model_count(cn_model *m, double flops);
 
 /* Finds a unit by key (printf-style); fails naming it when absent. */
 int unit_find(cn_model *m, cn_unit **out, const char *fmt, ...)

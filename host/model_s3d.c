@@ -108,6 +108,9 @@ int model_s3d(cn_model *m, const cn_tensor *clip, cn_tensor X[4])
     int cur_is_tap = 0;
     int st = sepconv(m, "video.base.0", clip, 2, 3, NULL, 0, &cur);
     for (int i = 1; st == CN_OK && i < 16; i++) {
+        static const char *stage_g[4] = {"S3D.1", "S3D.2", "S3D.3", "S3D.4"};
+        if (i == 4 || i == 7 || i == 13) /* each stage ends at a tap: X1..X4 */
+            model_group(m, MOD_VIDEO, stage_g[i == 4 ? 1 : i == 7 ? 2 : 3]);
         const cn_mixed_spec *ms = cn_spec_mixed_at(i);
         if (ms)
             st = mixed(m, ms, &cur, &nxt);

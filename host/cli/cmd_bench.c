@@ -1,0 +1,361 @@
+/* caspnet bench: seconds per clip, per-layer-group device time and the device's own GEMM and copy ceilings, on one or every device. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "caspnet.h"
+#include "cli.h"
+#include "ops.h"
+#include "weights_init.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: caspnet bench [--weights W.safetensors] [--device D|all] [--size HxW]\n"
+            "                     [--reps N] [--batches 1,2,4] [--attention linear|quadratic]\n"
+            "                     [--json FILE]\n\n"
+            "Times the engine on each selected device (--device all: every device): one\n"
+            "warm-up pass, then N timed passes (default 5) of one clip of 16 x H x W (default\n"
+            "224 x 384), reporting min / median / max seconds per clip, a table per layer\n"
+            "group (S3D stages, VGGish, each ASPP and attention, CPC, each decoder block)\n"
+            "from OpenCL profiling events (median over the passes), the GFLOP of each group,\n"
+            "its GFLOP/s and share; then seconds per clip at each batch size, the sliding-\n"
+            "window frames per second at the fastest batch (one clip per frame), the peak\n"
+            "device memory, and the device's measured GEMM GFLOP/s (1024^3) and copy\n"
+            "bandwidth, so every figure can be read against the device's own ceiling.\n"
+            "Without --weights, random av weights are used (timing does not depend on them).\n");
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Device ceilings: the best of 5 timed 1024^3 products and 256 MiB copies. */
+static int ceilings(cn_ctx *ctx, double *gemm_gfs, double *copy_gbs)
+{
+    const int64_t n = 1024;
+    cn_tensor a = {0}, b = {0}, c = {0}, s = {0}, d = {0};
+    int64_t sh[2] = {n, n}, big = (int64_t)64 << 20; /* floats: 256 MiB */
+    int st = cn_tensor_alloc(ctx, &a, 2, sh);
+    if (st == CN_OK)
+        st = cn_tensor_alloc(ctx, &b, 2, sh);
+    if (st == CN_OK)
+        st = cn_tensor_alloc(ctx, &c, 2, sh);
+    float zero = 0.5f;
+    if (st == CN_OK)
+        st = CN_CL(clEnqueueFillBuffer(cn_ctx_queue(ctx), a.buf, &zero, 4, 0, cn_tensor_bytes(&a), 0, NULL, NULL));
+    if (st == CN_OK)
+        st = CN_CL(clEnqueueFillBuffer(cn_ctx_queue(ctx), b.buf, &zero, 4, 0, cn_tensor_bytes(&b), 0, NULL, NULL));
+    double best = 1e30;
+    for (int r = 0; st == CN_OK && r < 6; r++) {
+        cn_gemm_desc g = {0};
+        g.M = g.N = g.K = n, g.alpha = 1, g.lda = g.ldb = g.ldc = n, g.tag = "ceiling.gemm";
+        double t0 = now();
+        st = cn_gemm(ctx, &g, a.buf, cn_tensor_bytes(&a), b.buf, cn_tensor_bytes(&b), c.buf, cn_tensor_bytes(&c));
+        if (st == CN_OK)
+            st = cn_ctx_finish(ctx);
+        if (r > 0)
+            best = fmin(best, now() - t0);
+    }
+    *gemm_gfs = st == CN_OK ? 2.0 * (double)(n * n * n) / best * 1e-9 : 0;
+    cn_tensor_release(ctx, &a);
+    cn_tensor_release(ctx, &b);
+    cn_tensor_release(ctx, &c);
+    if (st == CN_OK)
+        st = cn_tensor_alloc(ctx, &s, 1, &big);
+    if (st == CN_OK)
+        st = cn_tensor_alloc(ctx, &d, 1, &big);
+    if (st == CN_OK)
+        st = CN_CL(clEnqueueFillBuffer(cn_ctx_queue(ctx), s.buf, &zero, 4, 0, cn_tensor_bytes(&s), 0, NULL, NULL));
+    best = 1e30;
+    for (int r = 0; st == CN_OK && r < 6; r++) {
+        double t0 = now();
+        st = CN_CL(clEnqueueCopyBuffer(cn_ctx_queue(ctx), s.buf, d.buf, 0, 0, cn_tensor_bytes(&s), 0, NULL, NULL));
+        if (st == CN_OK)
+            st = cn_ctx_finish(ctx);
+        if (r > 0)
+            best = fmin(best, now() - t0);
+    }
+    /* a copy reads and writes every byte */
+    *copy_gbs = st == CN_OK ? 2.0 * (double)cn_tensor_bytes(&s) / best * 1e-9 : 0;
+    cn_tensor_release(ctx, &s);
+    cn_tensor_release(ctx, &d);
+    cn_arena_trim(ctx);
+    return st;
+}
+
+typedef struct group_time {
+    const char *name;
+    double flops;
+    double t[64];
+} group_time;
+
+static int bench_device(const char *device, const char *weights, int H, int W, int reps,
+                        const int *batches, int nb, cn_attention_mode att, cJSON *jdevs)
+{
+    cn_engine_opts eo = {0};
+    eo.device = device;
+    eo.profiling = 1;
+    eo.attention = att;
+    cn_engine *e;
+    if (cn_engine_create(&eo, &e) != CN_OK) {
+        cli_error("%s", cn_last_error());
+        return 0;
+    }
+    cn_ctx *ctx = cn_engine_ctx(e);
+    int ok = 0, maxb = 1;
+    for (int i = 0; i < nb; i++)
+        maxb = batches[i] > maxb ? batches[i] : maxb;
+    float *clip = NULL, *mel = NULL, *sal = NULL;
+    group_time *gt = calloc(40, sizeof *gt);
+    int ngt = 0;
+    printf("\n== %s\n", cn_engine_device(e));
+    fflush(stdout);
+    double gemm = 0, copy = 0;
+    if (ceilings(ctx, &gemm, &copy) != CN_OK) {
+        cli_error("bench: %s", cn_last_error());
+        goto done;
+    }
+    printf("device ceilings: GEMM %.1f GFLOP/s (1024^3, %s), copy %.1f GB/s (256 MiB, read + write)\n",
+           gemm, "chosen backend", copy);
+    int st;
+    if (weights)
+        st = cn_engine_load(e, weights);
+    else {
+        cn_weights *w = NULL;
+        st = cn_weights_new("av", &w);
+        if (st == CN_OK) {
+            cn_weights_randomize(w, 0);
+            st = cn_engine_load_weights(e, w);
+        }
+        cn_weights_free(w);
+    }
+    if (st == CN_OK)
+        st = cn_synth_inputs(maxb, H, W, 1, &clip, &mel);
+    sal = malloc((size_t)maxb * H * W * sizeof *sal);
+    if (st != CN_OK || !sal) {
+        cli_error("bench: %s", st != CN_OK ? cn_last_error() : "out of host memory");
+        goto done;
+    }
+    /* warm-up: builds or loads every program, fills the arena */
+    if (cn_engine_run(e, 1, H, W, clip, mel, sal) != CN_OK) {
+        cli_error("bench: %s", cn_last_error());
+        goto done;
+    }
+    cn_prof_entry *pe;
+    int np;
+    cn_prof_collect(ctx, &pe, &np);
+    free(pe);
+    cn_engine_reset_peak(e);
+    double *wall = calloc((size_t)reps, sizeof *wall);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        if (cn_engine_run(e, 1, H, W, clip, mel, sal) != CN_OK) {
+            cli_error("bench: %s", cn_last_error());
+            free(wall);
+            goto done;
+        }
+        wall[r] = now() - t0;
+        cn_prof_collect(ctx, &pe, &np);
+        const char *const *gn;
+        const double *gf;
+        int ng = cn_model_groups(cn_engine_model(e), &gn, &gf);
+        for (int g = 0; g < ng && r == 0; g++) {
+            gt[ngt].name = gn[g];
+            gt[ngt++].flops = gf[g];
+        }
+        for (int i = 0; i < np; i++) {
+            int g = 0;
+            while (g < ngt && strcmp(gt[g].name, pe[i].group) != 0)
+                g++;
+            if (g == ngt && ngt < 39)
+                gt[ngt++].name = pe[i].group[0] ? pe[i].group : "(other)";
+            if (g < 40 && r < 64)
+                gt[g].t[r] += pe[i].seconds;
+        }
+        free(pe);
+    }
+    uint64_t peak = cn_engine_peak_bytes(e);
+    double mn = 1e30, mx = 0;
+    for (int r = 0; r < reps; r++)
+        mn = fmin(mn, wall[r]), mx = fmax(mx, wall[r]);
+    double med = median(wall, reps);
+    free(wall);
+    double total_dev = 0, total_fl = 0;
+    double *gmed = calloc((size_t)ngt, sizeof *gmed);
+    for (int g = 0; g < ngt; g++) {
+        gmed[g] = median(gt[g].t, reps);
+        total_dev += gmed[g];
+        total_fl += gt[g].flops;
+    }
+    printf("batch 1, 16 x %d x %d: min %.3f s, median %.3f s, max %.3f s per clip (%d passes); "
+           "peak device memory %.1f MiB\n",
+           H, W, mn, med, mx, reps, (double)peak / (1 << 20));
+    printf("%-14s %10s %9s %9s %7s\n", "layer group", "ms", "GFLOP", "GFLOP/s", "share");
+    for (int g = 0; g < ngt; g++)
+        printf("%-14s %10.1f %9.2f %9.1f %6.1f%%\n", gt[g].name, gmed[g] * 1e3, gt[g].flops * 1e-9,
+               gmed[g] > 0 ? gt[g].flops * 1e-9 / gmed[g] : 0.0, 100.0 * gmed[g] / total_dev);
+    printf("%-14s %10.1f %9.2f %9.1f %6.1f%%  (device time; wall median %.1f ms)\n", "total",
+           total_dev * 1e3, total_fl * 1e-9, total_fl * 1e-9 / total_dev, 100.0, med * 1e3);
+    cJSON *jd = cJSON_CreateObject();
+    cJSON_AddStringToObject(jd, "device", cn_engine_device(e));
+    cJSON_AddNumberToObject(jd, "gemm_gflops", gemm);
+    cJSON_AddNumberToObject(jd, "copy_gbs", copy);
+    cJSON_AddNumberToObject(jd, "height", H);
+    cJSON_AddNumberToObject(jd, "width", W);
+    cJSON_AddNumberToObject(jd, "seconds_min", mn);
+    cJSON_AddNumberToObject(jd, "seconds_median", med);
+    cJSON_AddNumberToObject(jd, "seconds_max", mx);
+    cJSON_AddNumberToObject(jd, "peak_bytes", (double)peak);
+    cJSON *jg = cJSON_AddArrayToObject(jd, "groups");
+    for (int g = 0; g < ngt; g++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", gt[g].name);
+        cJSON_AddNumberToObject(o, "seconds", gmed[g]);
+        cJSON_AddNumberToObject(o, "gflop", gt[g].flops * 1e-9);
+        cJSON_AddItemToArray(jg, o);
+    }
+    free(gmed);
+    double best = med, bestb = 1;
+    cJSON *jb = cJSON_AddArrayToObject(jd, "batches");
+    for (int i = 0; i < nb; i++) {
+        int b = batches[i];
+        double ts[3];
+        int failed = 0;
+        for (int r = 0; r < 3 && !failed; r++) {
+            double t0 = now();
+            failed = cn_engine_run(e, b, H, W, clip, mel, sal) != CN_OK;
+            ts[r] = (now() - t0) / b;
+            cn_prof_collect(ctx, &pe, &np);
+            free(pe);
+        }
+        if (failed) {
+            printf("batch %d: %s (skipped)\n", b, cn_last_error());
+            break;
+        }
+        double m = median(ts, 3);
+        printf("batch %d: %.3f s per clip (median of 3)\n", b, m);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "batch", b);
+        cJSON_AddNumberToObject(o, "seconds_per_clip", m);
+        cJSON_AddItemToArray(jb, o);
+        if (m < best)
+            best = m, bestb = b;
+    }
+    printf("sliding window: %.2f frames/s at batch %g (one clip per frame)\n", 1.0 / best, bestb);
+    cJSON_AddNumberToObject(jd, "frames_per_second", 1.0 / best);
+    cJSON_AddNumberToObject(jd, "best_batch", bestb);
+    cJSON_AddItemToArray(jdevs, jd);
+    ok = 1;
+done:
+    free(gt);
+    free(clip);
+    free(mel);
+    free(sal);
+    cn_engine_destroy(e);
+    return ok;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *weights = NULL, *device = NULL, *size = "224x384", *reps_s = "5", *bs = "1,2,4",
+               *att = "linear", *json = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        }
+        if ((r = cli_value(argc, argv, &i, "--weights", &weights)) ||
+            (r = cli_value(argc, argv, &i, "--device", &device)) ||
+            (r = cli_value(argc, argv, &i, "--size", &size)) ||
+            (r = cli_value(argc, argv, &i, "--reps", &reps_s)) ||
+            (r = cli_value(argc, argv, &i, "--batches", &bs)) ||
+            (r = cli_value(argc, argv, &i, "--attention", &att)) ||
+            (r = cli_value(argc, argv, &i, "--json", &json))) {
+            if (r < 0)
+                return 2;
+            continue;
+        }
+        cli_error("bench: unexpected argument '%s' (see --help)", argv[i]);
+        return 2;
+    }
+    long reps;
+    int H, W;
+    if (!cli_int("--reps", reps_s, 1, 64, &reps))
+        return 2;
+    if (sscanf(size, "%dx%d", &H, &W) != 2 || H < 32 || W < 32 || H % 32 || W % 32) {
+        cli_error("bench: --size '%s' must be HxW with multiples of 32", size);
+        return 2;
+    }
+    cn_attention_mode am = CN_ATTENTION_LINEAR;
+    if (strcmp(att, "quadratic") == 0)
+        am = CN_ATTENTION_QUADRATIC;
+    else if (strcmp(att, "linear") != 0) {
+        cli_error("bench: --attention must be linear or quadratic");
+        return 2;
+    }
+    int batches[8], nb = 0;
+    for (const char *p = bs; *p && nb < 8;) {
+        char *end;
+        long b = strtol(p, &end, 10);
+        if (end == p || b < 1 || b > 64) {
+            cli_error("bench: --batches '%s' must be a list like 1,2,4", bs);
+            return 2;
+        }
+        batches[nb++] = (int)b;
+        p = *end == ',' ? end + 1 : end;
+    }
+    cJSON *root = cJSON_CreateObject(), *devs = cJSON_AddArrayToObject(root, "devices");
+    int ok = 1, any = 0;
+    if (device && strcmp(device, "all") == 0) {
+        cn_device_info *list;
+        int n;
+        if (cn_list_devices(&list, &n) != CN_OK) {
+            cli_error("%s", cn_last_error());
+            cJSON_Delete(root);
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            char idx[16];
+            snprintf(idx, sizeof idx, "%d", list[i].index);
+            ok &= bench_device(idx, weights, H, W, (int)reps, batches, nb, am, devs);
+            any = 1;
+        }
+        free(list);
+    } else {
+        ok = bench_device(device, weights, H, W, (int)reps, batches, nb, am, devs);
+        any = 1;
+    }
+    if (json && any) {
+        char *txt = cJSON_Print(root);
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", json);
+        FILE *f = txt ? fopen(tmp, "w") : NULL;
+        if (!f || fputs(txt, f) < 0 || fclose(f) != 0 || rename(tmp, json) != 0) {
+            cli_error("bench: cannot write %s", json);
+            ok = 0;
+        }
+        free(txt);
+    }
+    cJSON_Delete(root);
+    return ok ? 0 : 1;
+}
