@@ -469,6 +469,11 @@ static void bilinear_src(int dst, int in, int outn, int *i0, int *i1, double *w)
 
 int cn_eval_prepare(const float *pred, int ph, int pw, int gh, int gw, float *out)
 {
+    return cn_eval_prepare_ex(pred, ph, pw, gh, gw, 1, out);
+}
+
+int cn_eval_prepare_ex(const float *pred, int ph, int pw, int gh, int gw, int blur, float *out)
+{
     if (!pred || !out)
         return cn_fail(CN_ERR_ARG, "eval_prepare: NULL %s", pred ? "out" : "pred");
     if (ph <= 0 || pw <= 0 || gh <= 0 || gw <= 0)
@@ -490,14 +495,14 @@ int cn_eval_prepare(const float *pred, int ph, int pw, int gh, int gw, float *ou
     }
     for (int t = 0; t < 2 * PREP_RADIUS + 1; t++)
         k[t] /= ks;
-    for (int y = 0; y < ph; y++) /* along rows: a -> b */
+    for (int y = 0; y < ph && blur; y++) /* along rows: a -> b */
         for (int x = 0; x < pw; x++) {
             double s = 0.0;
             for (int t = -PREP_RADIUS; t <= PREP_RADIUS; t++)
                 s += k[t + PREP_RADIUS] * a[(size_t)y * pw + reflect(x + t, pw)];
             b[(size_t)y * pw + x] = s;
         }
-    for (int y = 0; y < ph; y++) /* along columns: b -> a */
+    for (int y = 0; y < ph && blur; y++) /* along columns: b -> a */
         for (int x = 0; x < pw; x++) {
             double s = 0.0;
             for (int t = -PREP_RADIUS; t <= PREP_RADIUS; t++)

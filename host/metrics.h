@@ -110,6 +110,12 @@ int cn_saliency_loss(const float *P, const float *Q, size_t n, double *loss, flo
  * floats and must not overlap `pred`. */
 int cn_eval_prepare(const float *pred, int ph, int pw, int gh, int gw, float *out);
 
+/* cn_eval_prepare with the blur optional: blur == 0 only min-max normalises
+ * and resizes (a same-size map is then P / max P when min P = 0), for
+ * predictions that are already smoothed and for checks that compare the
+ * ground truth with itself. */
+int cn_eval_prepare_ex(const float *pred, int ph, int pw, int gh, int gw, int blur, float *out);
+
 #ifdef __cplusplus
 }
 #endif

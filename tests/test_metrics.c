@@ -389,6 +389,7 @@ static char *run_capture(const char *cmd)
 }
 
 static char script[1024], tmpdir[1024];
+static int have_torch; /* Debian's python3-torch: the loss gradient is also checked by autograd */
 
 static void locate_script(void)
 {
@@ -420,6 +421,28 @@ static void compare_metric(const cJSON *ref, const char *key, double ours, const
     double d = fabs(ours - want);
     max_metric_diff = fmax(max_metric_diff, d);
     CHECK(d <= 1e-5, "%s %s: ours %.17g, reference %.17g", label, key, ours, want);
+}
+
+/* Our loss and gradient against PyTorch autograd of the same formula. The
+ * gradient is float32 here, so the bound is relative to its largest entry. */
+static void compare_autograd(const cJSON *ref, const float *g, int n, double loss, const char *label)
+{
+    compare_metric(ref, "loss_torch", loss, label);
+    const cJSON *gr = cJSON_GetObjectItemCaseSensitive(ref, "grad_torch");
+    CHECK(cJSON_GetArraySize(gr) == n, "%s: autograd gradient has %d entries", label, cJSON_GetArraySize(gr));
+    double worst = 0, gmax = 0;
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, gr)
+    {
+        if (i < n) {
+            worst = fmax(worst, fabs(e->valuedouble - g[i]));
+            gmax = fmax(gmax, fabs(e->valuedouble));
+        }
+        i++;
+    }
+    printf("%s: loss gradient vs PyTorch autograd: max |diff| %.3e (max |g| %.3e)\n", label, worst, gmax);
+    CHECK(worst <= 1e-6 * fmax(1.0, gmax), "%s: gradient differs from autograd by %g", label, worst);
 }
 
 typedef enum { MAP_BLOBS, MAP_QUANTISED, MAP_CONSTANT } map_kind;
@@ -474,8 +497,8 @@ static void reference_case(int h, int w, map_kind kind, uint64_t seed, int label
              write_npy(pF, F, "<f4", 4, h, w) | write_npy(pO, other64, "<i8", 8, 1, 300);
     CHECK(wr == 0, "%s: cannot write inputs in %s", label, tmpdir);
 
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' '%s' '%s' --other '%s' --seed %llu --grad",
-             script, pP, pQ, pF, pO, (unsigned long long)seed);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' '%s' '%s' --other '%s' --seed %llu --grad%s",
+             script, pP, pQ, pF, pO, (unsigned long long)seed, have_torch ? " --autograd" : "");
     char *txt = run_capture(cmd);
     cJSON *ref = txt ? cJSON_Parse(txt) : NULL;
     CHECK(ref != NULL, "%s: no JSON from the reference", label);
@@ -514,6 +537,8 @@ static void reference_case(int h, int w, map_kind kind, uint64_t seed, int label
             }
             printf("%s: loss gradient max |diff| %.3e (max |g| %.3e)\n", label, worst, gmax);
             CHECK(worst <= 1e-5 * fmax(1.0, gmax), "%s: loss gradient differs by %g", label, worst);
+            if (have_torch)
+                compare_autograd(ref, g, n, v, label);
         }
         cJSON_Delete(ref);
     }
@@ -564,6 +589,9 @@ static void test_against_reference(void)
         return;
     }
     printf("reference: %s\n", script);
+    have_torch = system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+    if (!have_torch)
+        printf("note: PyTorch not importable by /usr/bin/python3; autograd check of the loss gradient skipped\n");
     reference_case(36, 64, MAP_BLOBS, 1, 1);
     reference_case(45, 80, MAP_BLOBS, 2, 2);
     reference_case(30, 40, MAP_QUANTISED, 3, 3);

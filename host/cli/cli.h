@@ -6,6 +6,11 @@ int cmd_devices(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_init_weights(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_logmel(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_make_sample(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #include "engine.h"
 /* Matches option `name` at argv[*i] as "--name V" or "--name=V": 1 and *out

@@ -17,6 +17,11 @@ static const command commands[] = {
     {"forward", cmd_forward, "one forward pass on NumPy tensors (comparison with other implementations)"},
     {"init-weights", cmd_init_weights, "write deterministic, calibrated random weights"},
     {"info", cmd_info, "validate a weights file; parameters per module and GFLOP per clip"},
+    {"predict", cmd_predict, "saliency maps for every frame of a video (or a folder of frames)"},
+    {"logmel", cmd_logmel, "the VGGish log-mel of one clip's audio window"},
+    {"eval", cmd_eval, "CC, NSS, AUC-Judd, SIM, sAUC of predicted maps on a dataset"},
+    {"bench", cmd_bench, "time the engine per layer group on each device"},
+    {"make-sample", cmd_make_sample, "write the bundled synthetic sample clip (frames, WAV, mp4)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -2,7 +2,7 @@
 """Independent numpy reference for host/metrics.c: saliency metrics, training loss and evaluation resize, printed as JSON.
 
 Usage:
-  metrics_ref.py P.npy Q.npy F.npy [--other IDX.npy] [--seed N] [--grad]
+  metrics_ref.py P.npy Q.npy F.npy [--other IDX.npy] [--seed N] [--grad] [--autograd]
       all metrics of one frame (P prediction, Q dense ground truth, F fixation
       map, non-zero = fixated; IDX the other frames' fixated pixel indices)
   metrics_ref.py --prepare PRED.npy GH GW
@@ -176,6 +176,25 @@ def loss_and_grad(p, q):
     return loss, gnorm - 0.1 * dcc
 
 
+def loss_and_grad_autograd(p, q):
+    """The same loss written as plain tensor operations and differentiated by
+    PyTorch's autograd in float64: a check that shares no derivative algebra
+    with loss_and_grad or the C code (torch.minimum splits a tie's gradient
+    1/2 - 1/2, the convention metrics.h documents)."""
+    import torch
+
+    P = torch.tensor(p.ravel(), dtype=torch.float64, requires_grad=True)
+    Q = torch.tensor(q.ravel(), dtype=torch.float64)
+    Pn, Qn = P / P.sum(), Q / Q.sum()
+    kl_t = (Qn * torch.log(EPS + Qn / (Pn + EPS))).sum()
+    a, b = P - P.mean(), Q - Q.mean()
+    cc_t = (a * b).sum() / torch.sqrt((a * a).sum() * (b * b).sum())
+    sim_t = torch.minimum(Pn, Qn).sum()
+    loss = kl_t - 0.1 * cc_t - 0.1 * sim_t
+    loss.backward()
+    return float(loss.item()), P.grad.numpy().tolist()
+
+
 def prepare(pred, gh, gw):
     pred = pred.astype(np.float64)
     x = range_norm(pred)
@@ -210,6 +229,8 @@ def main():
     ap.add_argument("--other")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grad", action="store_true", help="also print the loss gradient")
+    ap.add_argument("--autograd", action="store_true",
+                    help="also print the loss and its gradient from PyTorch autograd (loss_torch, grad_torch)")
     ap.add_argument("--prepare", nargs=3, metavar=("PRED", "GH", "GW"))
     a = ap.parse_args()
     if a.prepare:
@@ -236,6 +257,8 @@ def main():
         res["loss"] = loss
         if a.grad:
             res["grad"] = grad.tolist()
+        if a.autograd:
+            res["loss_torch"], res["grad_torch"] = loss_and_grad_autograd(p, q)
     print(json.dumps({k: jsonable(v) for k, v in res.items()}))
     return 0
 
