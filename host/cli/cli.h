@@ -12,11 +12,43 @@ int cmd_make_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+#include <stdio.h>
+
 #include "engine.h"
-/* Matches option `name` at argv[*i] as "--name V" or "--name=V": 1 and *out
- * set (advancing *i past a separate value), 0 when it is another option, -1
- * (message printed) when the value is missing. */
-int cli_value(int argc, char **argv, int *i, const char *name, const char **out);
+/* One option of a subcommand: "--name V" or "--name=V" stores V in *value
+ * (when value is set), a bare "--name" sets *flag to 1 (when flag is set). */
+typedef struct cli_opt {
+    const char *name;
+    const char **value;
+    int *flag;
+} cli_opt;
+#define CLI_VALUE(name, ptr) {(name), (ptr), NULL}
+#define CLI_FLAG(name, ptr) {(name), NULL, (ptr)}
+#define CLI_END {NULL, NULL, NULL}
+
+/* How a subcommand words an argument it does not take ('X'). */
+typedef enum cli_style {
+    CLI_UNEXPECTED, /* "<cmd>: unexpected argument 'X' (see --help)" */
+    CLI_UNKNOWN,    /* "<cmd>: unknown argument 'X' (see caspnet <cmd> --help)" */
+    CLI_BARE,       /* "<cmd>: unexpected argument 'X'" */
+} cli_style;
+
+/* A subcommand's command line. */
+typedef struct cli_cmd {
+    const char *name;      /* in messages */
+    void (*usage)(FILE *); /* the --help / -h text, printed on stdout */
+    const cli_opt *opts;   /* ends with CLI_END */
+    cli_style style;
+    const char **pos;      /* positional arguments go to pos[0 .. max_pos - 1] */
+    int max_pos;
+    const char *one;       /* when set, a lone "-" is positional too, and one more than max_pos
+                            * is "<cmd>: one <one> only ('A' and 'B')" */
+} cli_cmd;
+
+/* Parses argv[1..] by c: -1 when the command goes on, else the exit code to
+ * return: 0 after --help, 2 after an error (printed: an unknown option, an
+ * extra positional argument, a value missing). */
+int cli_parse(const cli_cmd *c, int argc, char **argv);
 /* Parses an integer in [lo, hi]; prints an error naming opt and returns 0 if not. */
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* True when both paths exist and are the same file. */

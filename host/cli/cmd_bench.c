@@ -278,26 +278,14 @@ int cmd_bench(int argc, char **argv)
 {
     const char *weights = NULL, *device = NULL, *size = "224x384", *reps_s = "5", *bs = "1,2,4",
                *att = "linear", *json = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--weights", &weights)) ||
-            (r = cli_value(argc, argv, &i, "--device", &device)) ||
-            (r = cli_value(argc, argv, &i, "--size", &size)) ||
-            (r = cli_value(argc, argv, &i, "--reps", &reps_s)) ||
-            (r = cli_value(argc, argv, &i, "--batches", &bs)) ||
-            (r = cli_value(argc, argv, &i, "--attention", &att)) ||
-            (r = cli_value(argc, argv, &i, "--json", &json))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        cli_error("bench: unexpected argument '%s' (see --help)", argv[i]);
-        return 2;
-    }
+    const cli_opt opts[] = {CLI_VALUE("--weights", &weights), CLI_VALUE("--device", &device),
+                            CLI_VALUE("--size", &size),       CLI_VALUE("--reps", &reps_s),
+                            CLI_VALUE("--batches", &bs),      CLI_VALUE("--attention", &att),
+                            CLI_VALUE("--json", &json),       CLI_END};
+    const cli_cmd cmd = {.name = "bench", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     long reps;
     int H, W;
     if (!cli_int("--reps", reps_s, 1, 64, &reps))

@@ -16,20 +16,22 @@ static void human(cl_ulong b, char *buf, size_t n)
         snprintf(buf, n, "%.0f KiB", (double)b / 1024);
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: caspnet devices\n\n"
+               "Lists every OpenCL platform and device. Pick one for other commands with\n"
+               "--device N (the index shown), --device NAME (a substring of the platform\n"
+               "or device name), or the CASPNET_DEVICE environment variable. By default\n"
+               "the first GPU is used, else the first CPU device.\n");
+}
+
 int cmd_devices(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            printf("usage: caspnet devices\n\n"
-                   "Lists every OpenCL platform and device. Pick one for other commands with\n"
-                   "--device N (the index shown), --device NAME (a substring of the platform\n"
-                   "or device name), or the CASPNET_DEVICE environment variable. By default\n"
-                   "the first GPU is used, else the first CPU device.\n");
-            return 0;
-        }
-        cli_error("devices: unexpected argument '%s'", argv[i]);
-        return 2;
-    }
+    const cli_opt opts[] = {CLI_END};
+    const cli_cmd cmd = {.name = "devices", .usage = usage, .opts = opts, .style = CLI_BARE};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     cn_device_info *list = NULL;
     int n = 0;
     if (cn_list_devices(&list, &n) != CN_OK) {

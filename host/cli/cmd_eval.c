@@ -91,36 +91,16 @@ int cmd_eval(int argc, char **argv)
     const char *pred = NULL, *data = NULL, *db = NULL, *split = "all", *frames = "all";
     const char *json = NULL, *csv = NULL, *synth = NULL, *seeds = NULL;
     int no_blur = 0, skip_missing = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--no-blur")) {
-            no_blur = 1;
-            continue;
-        }
-        if (!strcmp(argv[i], "--skip-missing")) {
-            skip_missing = 1;
-            continue;
-        }
-        if ((r = cli_value(argc, argv, &i, "--pred", &pred)) ||
-            (r = cli_value(argc, argv, &i, "--data", &data)) ||
-            (r = cli_value(argc, argv, &i, "--db", &db)) ||
-            (r = cli_value(argc, argv, &i, "--split", &split)) ||
-            (r = cli_value(argc, argv, &i, "--frames", &frames)) ||
-            (r = cli_value(argc, argv, &i, "--json", &json)) ||
-            (r = cli_value(argc, argv, &i, "--csv", &csv)) ||
-            (r = cli_value(argc, argv, &i, "--seed", &seeds)) ||
-            (r = cli_value(argc, argv, &i, "--make-synthetic", &synth))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        cli_error("eval: unexpected argument '%s' (see --help)", argv[i]);
-        return 2;
-    }
+    const cli_opt opts[] = {CLI_FLAG("--no-blur", &no_blur),   CLI_FLAG("--skip-missing", &skip_missing),
+                            CLI_VALUE("--pred", &pred),        CLI_VALUE("--data", &data),
+                            CLI_VALUE("--db", &db),            CLI_VALUE("--split", &split),
+                            CLI_VALUE("--frames", &frames),    CLI_VALUE("--json", &json),
+                            CLI_VALUE("--csv", &csv),          CLI_VALUE("--seed", &seeds),
+                            CLI_VALUE("--make-synthetic", &synth), CLI_END};
+    const cli_cmd cmd = {.name = "eval", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     uint64_t seed = 0;
     if (seeds && !parse_seed(seeds, &seed))
         return 2;

@@ -50,32 +50,15 @@ int cmd_forward(int argc, char **argv)
     const char *weights = NULL, *clip = NULL, *mel = NULL, *out = NULL, *dump = NULL,
                *device = NULL, *att = "linear";
     int quiet = 0, general = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--weights", &weights)) ||
-            (r = cli_value(argc, argv, &i, "--clip", &clip)) ||
-            (r = cli_value(argc, argv, &i, "--logmel", &mel)) ||
-            (r = cli_value(argc, argv, &i, "--out", &out)) ||
-            (r = cli_value(argc, argv, &i, "--dump-dir", &dump)) ||
-            (r = cli_value(argc, argv, &i, "--device", &device)) ||
-            (r = cli_value(argc, argv, &i, "--attention", &att))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--quiet") == 0)
-            quiet = 1;
-        else if (strcmp(argv[i], "--general-attention") == 0)
-            general = 1;
-        else {
-            cli_error("forward: unknown argument '%s' (see caspnet forward --help)", argv[i]);
-            return 2;
-        }
-    }
+    const cli_opt opts[] = {CLI_VALUE("--weights", &weights),  CLI_VALUE("--clip", &clip),
+                            CLI_VALUE("--logmel", &mel),       CLI_VALUE("--out", &out),
+                            CLI_VALUE("--dump-dir", &dump),    CLI_VALUE("--device", &device),
+                            CLI_VALUE("--attention", &att),    CLI_FLAG("--quiet", &quiet),
+                            CLI_FLAG("--general-attention", &general), CLI_END};
+    const cli_cmd cmd = {.name = "forward", .usage = usage, .opts = opts, .style = CLI_UNKNOWN};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     if (!weights || !clip || !out) {
         usage(stderr);
         cli_error("forward: --weights, --clip and --out are required");

@@ -19,25 +19,13 @@ static void usage(FILE *f)
 int cmd_info(int argc, char **argv)
 {
     const char *hs = "224", *ws = "384", *device = NULL, *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--height", &hs)) ||
-            (r = cli_value(argc, argv, &i, "--width", &ws)) ||
-            (r = cli_value(argc, argv, &i, "--device", &device))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        if (argv[i][0] == '-' || path) {
-            cli_error("info: unexpected argument '%s' (see --help)", argv[i]);
-            return 2;
-        }
-        path = argv[i];
-    }
+    const cli_opt opts[] = {CLI_VALUE("--height", &hs), CLI_VALUE("--width", &ws),
+                            CLI_VALUE("--device", &device), CLI_END};
+    const cli_cmd cmd = {.name = "info", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED,
+                         .pos = &path, .max_pos = 1};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     long H, W;
     if (!path) {
         usage(stderr);

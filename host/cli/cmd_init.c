@@ -34,32 +34,16 @@ int cmd_init_weights(int argc, char **argv)
     const char *seed_s = "0", *variant = "av", *dtype_s = "F32", *size = "64x96", *nclips = "8",
                *cclip = NULL, *cmel = NULL, *device = NULL, *out = NULL;
     int force = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--seed", &seed_s)) ||
-            (r = cli_value(argc, argv, &i, "--variant", &variant)) ||
-            (r = cli_value(argc, argv, &i, "--dtype", &dtype_s)) ||
-            (r = cli_value(argc, argv, &i, "--calib-size", &size)) ||
-            (r = cli_value(argc, argv, &i, "--calib-clips", &nclips)) ||
-            (r = cli_value(argc, argv, &i, "--calib-clip", &cclip)) ||
-            (r = cli_value(argc, argv, &i, "--calib-logmel", &cmel)) ||
-            (r = cli_value(argc, argv, &i, "--device", &device))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--force") == 0)
-            force = 1;
-        else if (argv[i][0] == '-' || out) {
-            cli_error("init-weights: unexpected argument '%s' (see --help)", argv[i]);
-            return 2;
-        } else
-            out = argv[i];
-    }
+    const cli_opt opts[] = {CLI_VALUE("--seed", &seed_s),         CLI_VALUE("--variant", &variant),
+                            CLI_VALUE("--dtype", &dtype_s),       CLI_VALUE("--calib-size", &size),
+                            CLI_VALUE("--calib-clips", &nclips),  CLI_VALUE("--calib-clip", &cclip),
+                            CLI_VALUE("--calib-logmel", &cmel),   CLI_VALUE("--device", &device),
+                            CLI_FLAG("--force", &force),          CLI_END};
+    const cli_cmd cmd = {.name = "init-weights", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED,
+                         .pos = &out, .max_pos = 1};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     long seed, n;
     if (!out) {
         usage(stderr);

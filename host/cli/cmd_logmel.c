@@ -52,29 +52,14 @@ int cmd_logmel(int argc, char **argv)
 {
     const char *wav = NULL, *fps_s = NULL, *frames = NULL, *out = NULL;
     int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--wav", &wav)) ||
-            (r = cli_value(argc, argv, &i, "--fps", &fps_s)) ||
-            (r = cli_value(argc, argv, &i, "--frames", &frames)) ||
-            (r = cli_value(argc, argv, &i, "--out", &out))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--reversed") == 0)
-            continue; /* same window as the forward clip: nothing to change */
-        if (strcmp(argv[i], "--quiet") == 0)
-            quiet = 1;
-        else {
-            cli_error("logmel: unknown argument '%s' (see caspnet logmel --help)", argv[i]);
-            return 2;
-        }
-    }
+    int reversed = 0; /* same window as the forward clip: nothing to change */
+    const cli_opt opts[] = {CLI_VALUE("--wav", &wav),       CLI_VALUE("--fps", &fps_s),
+                            CLI_VALUE("--frames", &frames), CLI_VALUE("--out", &out),
+                            CLI_FLAG("--reversed", &reversed), CLI_FLAG("--quiet", &quiet), CLI_END};
+    const cli_cmd cmd = {.name = "logmel", .usage = usage, .opts = opts, .style = CLI_UNKNOWN};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     if (!wav || !fps_s || !frames || !out) {
         cli_error("logmel: --wav, --fps, --frames and --out are required (see caspnet logmel --help)");
         return 2;

@@ -27,25 +27,12 @@ int cmd_make_sample(int argc, char **argv)
 {
     const char *out = NULL, *frames_s = NULL;
     int force = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--frames", &frames_s))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--force") == 0)
-            force = 1;
-        else if (argv[i][0] == '-' || out) {
-            cli_error("make-sample: unexpected argument '%s' (see --help)", argv[i]);
-            return 2;
-        } else
-            out = argv[i];
-    }
+    const cli_opt opts[] = {CLI_VALUE("--frames", &frames_s), CLI_FLAG("--force", &force), CLI_END};
+    const cli_cmd cmd = {.name = "make-sample", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED,
+                         .pos = &out, .max_pos = 1};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     if (!out) {
         usage(stderr);
         cli_error("make-sample: the output folder is required");

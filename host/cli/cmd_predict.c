@@ -222,48 +222,21 @@ int cmd_predict(int argc, char **argv)
                *dataset = NULL, *db = NULL, *split = "all";
     int quiet = 0;
     cn_predict_opts o = {0};
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--weights", &weights)) ||
-            (r = cli_value(argc, argv, &i, "--out", &out)) ||
-            (r = cli_value(argc, argv, &i, "--device", &device)) ||
-            (r = cli_value(argc, argv, &i, "--attention", &att)) ||
-            (r = cli_value(argc, argv, &i, "--size", &size)) ||
-            (r = cli_value(argc, argv, &i, "--batch", &batch)) ||
-            (r = cli_value(argc, argv, &i, "--blur", &blur)) ||
-            (r = cli_value(argc, argv, &i, "--fps", &fps)) ||
-            (r = cli_value(argc, argv, &i, "--audio", &audio)) ||
-            (r = cli_value(argc, argv, &i, "--video-out", &video_out)) ||
-            (r = cli_value(argc, argv, &i, "--dataset", &dataset)) ||
-            (r = cli_value(argc, argv, &i, "--db", &db)) ||
-            (r = cli_value(argc, argv, &i, "--split", &split))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--quiet") == 0)
-            quiet = 1;
-        else if (strcmp(argv[i], "--overlay") == 0)
-            o.overlay = 1;
-        else if (strcmp(argv[i], "--npy") == 0)
-            o.npy = 1;
-        else if (strcmp(argv[i], "--force") == 0)
-            o.force = 1;
-        else if (strcmp(argv[i], "--no-audio") == 0)
-            o.no_audio = 1;
-        else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            cli_error("predict: unknown argument '%s' (see caspnet predict --help)", argv[i]);
-            return 2;
-        } else if (input) {
-            cli_error("predict: one input only ('%s' and '%s')", input, argv[i]);
-            return 2;
-        } else
-            input = argv[i];
-    }
+    const cli_opt opts[] = {CLI_VALUE("--weights", &weights),     CLI_VALUE("--out", &out),
+                            CLI_VALUE("--device", &device),       CLI_VALUE("--attention", &att),
+                            CLI_VALUE("--size", &size),           CLI_VALUE("--batch", &batch),
+                            CLI_VALUE("--blur", &blur),           CLI_VALUE("--fps", &fps),
+                            CLI_VALUE("--audio", &audio),         CLI_VALUE("--video-out", &video_out),
+                            CLI_VALUE("--dataset", &dataset),     CLI_VALUE("--db", &db),
+                            CLI_VALUE("--split", &split),         CLI_FLAG("--quiet", &quiet),
+                            CLI_FLAG("--overlay", &o.overlay),    CLI_FLAG("--npy", &o.npy),
+                            CLI_FLAG("--force", &o.force),        CLI_FLAG("--no-audio", &o.no_audio),
+                            CLI_END};
+    const cli_cmd cmd = {.name = "predict", .usage = usage, .opts = opts, .style = CLI_UNKNOWN,
+                         .pos = &input, .max_pos = 1, .one = "input"};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed >= 0)
+        return parsed;
     if (dataset && (input || !db)) {
         cli_error("predict: --dataset takes --db NAME and no INPUT");
         return 2;

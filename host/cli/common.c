@@ -1,4 +1,4 @@
-/* Helpers shared by the subcommands: option values, engine creation, output-path safety. */
+/* Helpers shared by the subcommands: argument parsing, engine creation, output-path safety. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,7 +9,10 @@
 #include "caspnet.h"
 #include "cli.h"
 
-int cli_value(int argc, char **argv, int *i, const char *name, const char **out)
+/* Matches option `name` at argv[*i] as "--name V" or "--name=V": 1 and *out
+ * set (advancing *i past a separate value), 0 when it is another option, -1
+ * (message printed) when the value is missing. */
+static int cli_value(int argc, char **argv, int *i, const char *name, const char **out)
 {
     size_t n = strlen(name);
     const char *a = argv[*i];
@@ -27,6 +30,45 @@ int cli_value(int argc, char **argv, int *i, const char *name, const char **out)
     }
     *out = argv[++*i];
     return 1;
+}
+
+int cli_parse(const cli_cmd *c, int argc, char **argv)
+{
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            c->usage(stdout);
+            return 0;
+        }
+        int r = 0;
+        for (const cli_opt *o = c->opts; o && o->name && !r; o++) {
+            if (o->value)
+                r = cli_value(argc, argv, &i, o->name, o->value);
+            else if (strcmp(a, o->name) == 0) {
+                if (o->flag)
+                    *o->flag = 1;
+                r = 1;
+            }
+        }
+        if (r < 0)
+            return 2;
+        if (r)
+            continue;
+        int option = a[0] == '-' && !(c->one && a[1] == '\0');
+        if (!option && npos < c->max_pos) {
+            c->pos[npos++] = a;
+            continue;
+        }
+        if (!option && c->one && npos > 0)
+            cli_error("%s: one %s only ('%s' and '%s')", c->name, c->one, c->pos[npos - 1], a);
+        else if (c->style == CLI_UNKNOWN)
+            cli_error("%s: unknown argument '%s' (see caspnet %s --help)", c->name, a, c->name);
+        else
+            cli_error("%s: unexpected argument '%s'%s", c->name, a, c->style == CLI_BARE ? "" : " (see --help)");
+        return 2;
+    }
+    return -1;
 }
 
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
