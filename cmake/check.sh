@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds in build/ and runs the whole test suite with CTest (what .ci/run runs).
+# Installs dependencies, builds in build/ and runs the whole test suite with CTest, then the sanitizer and fuzzing stages (what .ci/run runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cmake/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCASPNET_WERROR=ON
 cmake --build build -j "$(nproc)"
 ctest --test-dir build --output-on-failure -j 2 --timeout 1500 "$@"
+# The unit tests and short CLI tests again under AddressSanitizer + UBSan, leaks checked
+bash cmake/sanitize.sh
+# libFuzzer on the safetensors, .npy, WAV and image readers, 60 s each, two at a time
+CASPNET_FUZZ_SECONDS="${CASPNET_FUZZ_SECONDS:-60}" bash cmake/fuzz.sh

@@ -8,6 +8,7 @@ PACKAGES=(
   libclblast-dev libkissfft-dev libstb-dev libcjson-dev       # engine libraries
   libsndfile1-dev libsamplerate0-dev libmatio-dev ffmpeg      # audio, datasets, video
   python3-numpy python3-torch                                 # the PyTorch reference (tests, bench)
+  clang libclang-rt-14-dev                                    # libFuzzer and sanitizer runtimes (cmake/fuzz.sh)
 )
 
 missing=()

@@ -13,6 +13,7 @@
 /* Declarations only: the implementation is compiled once elsewhere in the library (video input). */
 #include <stb/stb_image.h>
 
+#include "imagecheck.h"
 #include "status.h"
 
 /* ---- fold lists ---- */
@@ -436,6 +437,11 @@ int cn_dataset_read_gray(const char *path, float **data, int *h, int *w)
     FILE *f = fopen(path, "rb");
     if (!f)
         return cn_fail(CN_ERR_IO, "%s: cannot open image: %s", path, strerror(errno));
+    int pre = cn_image_precheck(f, path);
+    if (pre != CN_OK) {
+        fclose(f);
+        return pre;
+    }
     int x, y, comp;
     /* stbi_loadf would apply a 2.2 gamma to 8-bit data, so the integer
      * loaders are used and the values kept as they are in the file. */

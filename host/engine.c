@@ -13,6 +13,7 @@ struct cn_engine {
     cn_model *model;
     cn_attention_mode attention;
     char device[400];
+    char warning[512];
 };
 
 int cn_engine_create(const cn_engine_opts *opts, cn_engine **out)
@@ -61,10 +62,17 @@ int cn_engine_load_weights(cn_engine *e, const cn_weights *w)
     return cn_model_create(e->ctx, w, &e->model);
 }
 
+const char *cn_engine_warning(const cn_engine *e) { return e->warning; }
+
 int cn_engine_load(cn_engine *e, const char *path)
 {
     cn_weights *w;
+    e->warning[0] = '\0';
     CN_TRY(cn_weights_load(path, &w));
+    if (w->nonfinite)
+        snprintf(e->warning, sizeof e->warning, "%s: %d tensor%s hold%s NaN or Inf values (first: '%s'); the maps may be NaN",
+                 path, w->nonfinite, w->nonfinite == 1 ? "" : "s", w->nonfinite == 1 ? "s" : "",
+                 w->nonfinite_first);
     int st = cn_engine_load_weights(e, w);
     cn_weights_free(w);
     return st;

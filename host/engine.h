@@ -33,6 +33,9 @@ const char *cn_engine_device(const cn_engine *e);
 int cn_engine_load(cn_engine *e, const char *weights_path);
 /* Same from weights already in memory (borrowed for the call only). */
 int cn_engine_load_weights(cn_engine *e, const cn_weights *w);
+/* A warning about the loaded weights ("" when none): tensors holding NaN or
+ * Inf, which load (the file is valid) but poison the maps. Owned by e. */
+const char *cn_engine_warning(const cn_engine *e);
 /* "av" or "v"; NULL before a successful load. */
 const char *cn_engine_variant(const cn_engine *e);
 

@@ -3,15 +3,20 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char cn_errbuf[2048];
 
 int cn_fail(int st, const char *fmt, ...)
 {
+    /* format into a local buffer first: callers may pass cn_last_error() as
+     * an argument to add context, and vsnprintf must not read what it writes */
+    char tmp[sizeof cn_errbuf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cn_errbuf, sizeof cn_errbuf, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(cn_errbuf, tmp, sizeof tmp);
     return st;
 }
 

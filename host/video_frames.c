@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imagecheck.h"
 #include "status.h"
 #include "video_internal.h"
 
@@ -119,7 +120,12 @@ static int load_frame(const cn_video *v, int64_t i, unsigned char **px, int *w, 
         free(p);
         return st;
     }
-    int c;
+    int c, pre = cn_image_precheck(f, p);
+    if (pre != CN_OK) {
+        fclose(f);
+        free(p);
+        return pre;
+    }
     *px = stbi_load_from_file(f, w, h, &c, 3);
     int read_err = ferror(f);
     fclose(f);

@@ -108,6 +108,8 @@ int cmd_forward(int argc, char **argv)
         cli_error("%s", cn_last_error());
         goto done;
     }
+    if (cn_engine_warning(e)[0])
+        fprintf(stderr, "caspnet: warning: %s\n", cn_engine_warning(e));
     if (!mel && strcmp(cn_engine_variant(e), "av") == 0) {
         cli_error("forward: %s is variant av: --logmel MEL.npy is required", weights);
         goto done;

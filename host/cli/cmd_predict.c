@@ -305,6 +305,8 @@ int cmd_predict(int argc, char **argv)
         cli_error("%s", cn_last_error());
         goto done;
     }
+    if (cn_engine_warning(e)[0])
+        fprintf(stderr, "caspnet: warning: %s\n", cn_engine_warning(e));
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -1,0 +1,18 @@
+/* Checks an image file before stb_image decodes it, for the defects of the stb_image Debian ships that a hostile file can reach. */
+#ifndef CASPNET_IMAGECHECK_H
+#define CASPNET_IMAGECHECK_H
+
+#include <stdio.h>
+
+/* Largest image accepted (pixels): far above any video frame or saliency map,
+ * small enough that a decode cannot exhaust memory. */
+#define CN_IMAGE_MAX_PIXELS (1L << 25)
+
+/* Reads f (from its start; rewound afterwards) and fails with CN_ERR_FORMAT,
+ * naming path, when it is neither JPEG nor PNG, when it is a JPEG whose Huffman tables are inconsistent (the
+ * 16 code counts of a table sum above 256 or past the segment: Debian's
+ * stb_image 2.27 trusts them and writes past its tables) or when its
+ * dimensions (from stbi_info) are zero or above CN_IMAGE_MAX_PIXELS. */
+int cn_image_precheck(FILE *f, const char *path);
+
+#endif
