@@ -26,7 +26,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN
 # Every C test runs. Of the shell tests only these short CLI ones run (they exercise the
 # program's error and fault paths, where leaks hide); the others are end-to-end parity runs
 # that take minutes even without sanitizers and add no code path.
-keep=" test_cli_errors test_faults test_determinism "
+keep=" test_cli_errors test_faults test_determinism test_predict_sample "
 skip=()
 for f in tests/test_*.sh; do
   n=$(basename "$f" .sh)
