@@ -22,7 +22,8 @@
  * B panel that the work-items of one work-group share, and barriers would
  * split the kernel into loops that spill the accumulators.
  *
- * Tuning macros (defaults measured on PoCL 3.1, 2-core AVX-512 Xeon):
+ * Tuning macros (the values in parentheses are this file's fallbacks; the host
+ * passes the set it measured best, CONV_DEFAULT_OPTS in host/ops/conv3d.c):
  *   VW    vector width along the output positions: 4, 8 or 16 (16)
  *   P_RM  conv_pw output channels per work-item (16)
  *   P_NV  conv_pw vectors of VW positions per work-item (2)

@@ -16,7 +16,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: caspnet bench [--weights W.safetensors] [--device D|all] [--size HxW]\n"
             "                     [--reps N] [--batches 1,2,4] [--attention linear|quadratic]\n"
-            "                     [--json FILE]\n\n"
+            "                     [--json FILE] [--conv-tuning \"-DNAME=V ...\"]\n\n"
             "Times the engine on each selected device (--device all: every device): one\n"
             "warm-up pass, then N timed passes (default 5) of one clip of 16 x H x W (default\n"
             "224 x 384), reporting min / median / max seconds per clip, a table per layer\n"
@@ -26,7 +26,9 @@ static void usage(FILE *f)
             "window frames per second at the fastest batch (one clip per frame), the peak\n"
             "device memory, and the device's measured GEMM GFLOP/s (1024^3) and copy\n"
             "bandwidth, so every figure can be read against the device's own ceiling.\n"
-            "Without --weights, random av weights are used (timing does not depend on them).\n");
+            "Without --weights, random av weights are used (timing does not depend on them).\n"
+            "--conv-tuning overrides the -D tuning macros of cl/conv3d.cl (documented there)\n"
+            "for this run, to try a variant on the whole model.\n");
 }
 
 static double now(void)
@@ -277,11 +279,12 @@ done:
 int cmd_bench(int argc, char **argv)
 {
     const char *weights = NULL, *device = NULL, *size = "224x384", *reps_s = "5", *bs = "1,2,4",
-               *att = "linear", *json = NULL;
+               *att = "linear", *json = NULL, *conv_tuning = NULL;
     const cli_opt opts[] = {CLI_VALUE("--weights", &weights), CLI_VALUE("--device", &device),
                             CLI_VALUE("--size", &size),       CLI_VALUE("--reps", &reps_s),
                             CLI_VALUE("--batches", &bs),      CLI_VALUE("--attention", &att),
-                            CLI_VALUE("--json", &json),       CLI_END};
+                            CLI_VALUE("--json", &json),       CLI_VALUE("--conv-tuning", &conv_tuning),
+                            CLI_END};
     const cli_cmd cmd = {.name = "bench", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED};
     int parsed = cli_parse(&cmd, argc, argv);
     if (parsed >= 0)
@@ -290,6 +293,10 @@ int cmd_bench(int argc, char **argv)
     int H, W;
     if (!cli_int("--reps", reps_s, 1, 64, &reps))
         return 2;
+    if (conv_tuning && cn_conv_set_tuning(conv_tuning) != CN_OK) {
+        cli_error("bench: %s", cn_last_error());
+        return 2;
+    }
     if (sscanf(size, "%dx%d", &H, &W) != 2 || H < 32 || W < 32 || H % 32 || W % 32) {
         cli_error("bench: --size '%s' must be HxW with multiples of 32", size);
         return 2;

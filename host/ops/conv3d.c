@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Defaults measured on PoCL 3.1 (2-core AVX-512 Xeon); see cl/conv3d.cl. */
-#define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=16 -DP_NV=2 -DR_RM=16 -DR_NR=2 -DR_NV=1"
+/* Defaults measured on PoCL 3.1 (2-core AVX-512 EPYC) on the whole model at
+ * 16 x 224 x 384 with `caspnet bench --conv-tuning` (bench/README.md): one
+ * output row and 32 channels per work-item beat the kernel's own defaults
+ * (2 rows, 16 channels; 3.36 s per clip) by 17% (2.80 s). No GPU has been
+ * measured: 32 x 16 accumulators per work-item may spill there. */
+#define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=32 -DR_NR=1 -DR_NV=1"
 
 /* Process-wide tuning string. The launch geometry reads the tile sizes back
  * from it (opt_int), with fallbacks equal to the kernel's own defaults. */
