@@ -37,7 +37,7 @@ static const cn_cl_source *find_source(const char *name)
     return NULL;
 }
 
-static int mkdir_p(const char *path)
+int cn_mkdir_p(const char *path)
 {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -124,7 +124,7 @@ static void store_cached(cn_ctx *ctx, cl_program prog, const char *path)
         return;
     unsigned char *bins[1] = {bin};
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
-        mkdir_p(ctx->cache_dir) == 0) {
+        cn_mkdir_p(ctx->cache_dir) == 0) {
         char tmp[1200];
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
         FILE *f = fopen(tmp, "wb");

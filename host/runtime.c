@@ -162,7 +162,7 @@ static int choose_device(const cn_device_info *list, int n, const char *want, in
     return CN_OK;
 }
 
-static void default_cache_dir(const char *want, char *dst, size_t n)
+void cn_default_cache_dir(const char *want, char *dst, size_t n)
 {
     const char *env = getenv("CASPNET_CACHE_DIR");
     if (!want || !*want)
@@ -215,7 +215,7 @@ int cn_ctx_create(const cn_ctx_opts *opts, cn_ctx **out)
         ctx->fail_alloc_nth = strtol(e, NULL, 10);
     if (!ctx->mem_cap && (e = getenv("CASPNET_TEST_MEM_CAP")) && *e)
         ctx->mem_cap = strtoull(e, NULL, 10);
-    default_cache_dir(o.cache_dir, ctx->cache_dir, sizeof ctx->cache_dir);
+    cn_default_cache_dir(o.cache_dir, ctx->cache_dir, sizeof ctx->cache_dir);
 
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform,
@@ -303,6 +303,8 @@ int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const siz
     }
     return CN_OK;
 }
+
+const char *cn_ctx_cache_dir_(const cn_ctx *ctx) { return ctx->cache_dir; }
 
 void cn_prof_group(cn_ctx *ctx, const char *group) { ctx->prof_group = group; }
 

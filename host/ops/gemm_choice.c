@@ -1,5 +1,6 @@
 /* Backend choice for cn_gemm: per-context forced backend, and the AUTO choice measured once per device and cached on disk. */
 #include "gemm.h"
+#include "../runtime_internal.h"
 
 #include <clblast_c.h>
 #include <errno.h>
@@ -110,16 +111,7 @@ long cn_gemm_choice_measurements(void)
 
 const char *cn_gemm_cache_dir(char *buf, size_t n)
 {
-    const char *env = getenv("CASPNET_CACHE_DIR");
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env && *env)
-        snprintf(buf, n, "%s", strcmp(env, "off") == 0 ? "" : env);
-    else if (xdg && *xdg)
-        snprintf(buf, n, "%s/caspnet", xdg);
-    else if (home && *home)
-        snprintf(buf, n, "%s/.cache/caspnet", home);
-    else if (n)
-        buf[0] = '\0';
+    cn_default_cache_dir(NULL, buf, n);
     return buf;
 }
 
@@ -154,8 +146,7 @@ static uint64_t choice_key(cn_ctx *ctx)
 
 const char *cn_gemm_choice_file(cn_ctx *ctx, char *buf, size_t n)
 {
-    char dir[1024];
-    cn_gemm_cache_dir(dir, sizeof dir);
+    const char *dir = cn_ctx_cache_dir_(ctx);
     if (!dir[0]) {
         if (n)
             buf[0] = '\0';
@@ -207,28 +198,13 @@ static int read_choice(const char *path, uint64_t key, cn_gemm_backend choice[NC
     return ok && key_ok && got == (1 << NCLS) - 1;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 /* Best effort, like the program cache: written to a temporary name and
  * renamed, so a reader never sees half a file. */
 static void write_choice(cn_ctx *ctx, const char *path, uint64_t key,
                          const cn_gemm_backend choice[NCLS], double t[NCLS][2])
 {
-    char dir[1024];
-    cn_gemm_cache_dir(dir, sizeof dir);
-    if (!dir[0] || mkdir_p(dir) != 0)
+    const char *dir = cn_ctx_cache_dir_(ctx);
+    if (!dir[0] || cn_mkdir_p(dir) != 0)
         return;
     char tmp[1200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
