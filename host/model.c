@@ -238,18 +238,25 @@ int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims)
             CN_TRY(calib_bn_from(m, u, a->x, a->x_c_off));
         } else {
             /* the BN's input is this conv's raw output: run it unfolded first */
-            cn_conv_args raw = *a;
-            raw.bias = NULL;
-            raw.relu = 0;
-            u->calibrated = -1; /* unit_upload: raw weights */
-            CN_TRY(unit_upload(m, u, m->cal));
-            CN_TRY(dims == 2 ? cn_conv2d(m->ctx, &raw) : cn_conv3d(m->ctx, &raw));
+            CN_TRY(unit_conv_raw(m, u, a, dims));
             CN_TRY(calib_bn_from(m, u, a->y, a->y_c_off));
         }
     }
     if (u->transposed)
         return cn_conv_transpose3d(m->ctx, a);
     return dims == 2 ? cn_conv2d(m->ctx, a) : cn_conv3d(m->ctx, a);
+}
+
+int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
+{
+    cn_conv_args raw = *a;
+    raw.w = &u->w;
+    raw.bias = NULL;
+    raw.pre_scale = raw.pre_shift = NULL;
+    raw.pre_relu = raw.relu = 0;
+    u->calibrated = -1; /* unit_upload: raw weights */
+    CN_TRY(unit_upload(m, u, m->cal));
+    return dims == 2 ? cn_conv2d(m->ctx, &raw) : cn_conv3d(m->ctx, &raw);
 }
 
 int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a)

@@ -32,14 +32,9 @@ static int aspp(cn_model *m, int i, const cn_tensor *x, cn_tensor *v)
         cn_conv_args a = {0};
         a.x = x;
         a.y = &raw;
-        u->calibrated = -1;
-        st = unit_upload(m, u, m->cal);
+        st = model_alloc5(m, &raw, N, 64, T, h, w);
         if (st == CN_OK)
-            st = model_alloc5(m, &raw, N, 64, T, h, w);
-        if (st == CN_OK) {
-            a.w = &u->w;
-            st = cn_conv3d(m->ctx, &a);
-        }
+            st = unit_conv_raw(m, u, &a, 3);
         if (st == CN_OK)
             st = calib_bn_from(m, u, &raw, 0);
         cn_tensor_release(m->ctx, &raw);

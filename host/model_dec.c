@@ -139,11 +139,8 @@ static int calib_head(cn_model *m, cn_unit *u, const cn_tensor *g, cn_tensor *z)
     cn_conv_args a = {0};
     a.x = g;
     a.y = z;
-    a.w = &u->w;
     a.pad[1] = a.pad[2] = 1;
-    u->calibrated = -1;
-    CN_TRY(unit_upload(m, u, m->cal));
-    CN_TRY(cn_conv3d(m->ctx, &a));
+    CN_TRY(unit_conv_raw(m, u, &a, 3));
     double mean, var;
     CN_TRY(calib_moments(m, z, &mean, &var));
     double s = m->head_std / fmax(sqrt(var), 1e-12);

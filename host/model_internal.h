@@ -72,6 +72,10 @@ int unit_find(cn_model *m, cn_unit **out, const char *fmt, ...)
  * its FLOPs, and in calibration mode first sets the unit's BatchNorm from the
  * actual statistics. dims 2 runs cn_conv2d, transposed units cn_conv_transpose3d. */
 int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims);
+/* Calibration: uploads the unit's unfolded host weight and runs a->x through
+ * it with no bias, pre-activation or ReLU into a->y (what its BatchNorm, or
+ * the head's scaling, sees). The unit is left marked as not yet calibrated. */
+int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims);
 /* The unit's weight used as a plain conv3d (the CPC adjoint thetaT), no bias. */
 int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a);
 /* y = x W^T + b (relu optional); a 1x1x1 conv unit is taken as a 256x256 matrix. */
