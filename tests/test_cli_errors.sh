@@ -2,13 +2,7 @@
 # The program on bad input: bad weights files, bad tensors and bad options each give one clear error line, a non-zero exit and no output file; --help works on every command.
 # Usage (from CTest): test_cli_errors.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
-BIN=$1
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/testlib.sh"
 
 for cmd in devices forward init-weights info; do
   "$BIN" $cmd --help > "$W/help.txt" 2>&1 && grep -q "usage: caspnet $cmd" "$W/help.txt" \
@@ -69,5 +63,4 @@ expect_error "info on bad file"    "F64"                "$BIN" info "$W/dtype.sa
 "$BIN" forward --quiet --weights "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/out.npy" && [ -s "$W/out.npy" ] \
   && ok "forward writes its output" || bad "forward on good input"
 
-if [ $fail -ne 0 ]; then echo "test_cli_errors: FAILED"; exit 1; fi
-echo "test_cli_errors: all passed"
+finish test_cli_errors

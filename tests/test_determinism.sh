@@ -2,13 +2,7 @@
 # Two `caspnet forward` runs on the same input and device give bit-identical maps and taps: the first compiles every kernel, the second loads them from the program cache.
 # Usage (from CTest): test_determinism.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
-BIN=$1
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/testlib.sh"
 
 "$BIN" init-weights --seed 5 --variant v --calib-clips 1 "$W/v.safetensors" 2>/dev/null || { echo "FAIL init-weights"; exit 1; }
 $PY -c "
@@ -39,5 +33,4 @@ for f in "$W"/taps1/*.npy; do
 done
 [ $n -gt 5 ] && ok "$n taps compared" || bad "only $n taps dumped"
 
-if [ $fail -ne 0 ]; then echo "test_determinism: FAILED"; exit 1; fi
-echo "test_determinism: all passed"
+finish test_determinism

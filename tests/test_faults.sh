@@ -5,13 +5,7 @@
 # syntax error to that program (host/progcache.c); CASPNET_TEST_FAIL_ALLOC=N fails the N-th device
 # allocation and CASPNET_TEST_MEM_CAP=BYTES fails those beyond the cap (host/runtime.c).
 set -uo pipefail
-BIN=$1
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/testlib.sh"
 export CASPNET_CACHE_DIR="$W/cache"
 
 "$BIN" init-weights --seed 2 --variant v --calib-clips 1 "$W/v.safetensors" 2>/dev/null || { echo "FAIL init-weights"; exit 1; }
@@ -135,5 +129,4 @@ else
   bad "forward on NaN weights prints no warning naming $nan_name (exit $rc)"; cat "$W/stderr"
 fi
 
-if [ $fail -ne 0 ]; then echo "test_faults: FAILED"; exit 1; fi
-echo "test_faults: all passed"
+finish test_faults

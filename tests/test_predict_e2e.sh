@@ -2,13 +2,7 @@
 # caspnet predict end to end: frame folders with and without a WAV, an mp4 with sound, the reversed first clips against caspnet forward, the outputs' names and sizes, and bad inputs.
 # Usage (from CTest): test_predict_e2e.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
-BIN=$1
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/testlib.sh"
 for tool in ffmpeg ffprobe; do
   command -v $tool > /dev/null || { echo "FAIL $tool is not installed (cmake/check.sh installs it)"; exit 1; }
 done
@@ -155,5 +149,4 @@ expect_error "no audio, av"       "mute.mp4"       "$W/e5" "$BIN" predict --weig
   --out "$W/e5" "$W/mute.mp4"
 "$BIN" predict --help | grep -q "usage: caspnet predict" && ok "predict --help" || bad "predict --help"
 
-[ $fail -eq 0 ] && echo "test_predict_e2e.sh: all passed" || echo "test_predict_e2e.sh: FAILED"
-exit $fail
+finish test_predict_e2e

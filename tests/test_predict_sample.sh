@@ -2,12 +2,7 @@
 # caspnet predict on a short bundled-style sample (the run cmake/sanitize.sh repeats under LeakSanitizer), and an output folder that stops accepting writes mid-run.
 # Usage (from CTest): test_predict_sample.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
-BIN=$1
-W=$(mktemp -d)
-trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/testlib.sh"
 
 "$BIN" make-sample --frames 18 "$W/sample" > /dev/null || bad "make-sample"
 "$BIN" init-weights --variant av --seed 1 --calib-size 32x32 --calib-clips 1 "$W/av.safetensors" 2> /dev/null || bad "init-weights"
@@ -42,5 +37,4 @@ else
   echo "skip read-only output folder: running as root"
 fi
 
-if [ $fail -ne 0 ]; then echo "test_predict_sample: FAILED"; exit 1; fi
-echo "test_predict_sample: all passed"
+finish test_predict_sample

@@ -2,13 +2,7 @@
 # caspnet make-sample end to end (frames, a WAV that knocks exactly at the bounces, an mp4 with video and audio), its refusals, and ffmpeg missing from PATH (make-sample and predict).
 # Usage (from CTest): test_video_sample.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
-BIN=$1
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/testlib.sh"
 
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   echo "note: ffmpeg/ffprobe not installed; make-sample needs them, test skipped"
@@ -84,4 +78,4 @@ else
   echo "note: caspnet predict is still a placeholder; predict without ffmpeg not checked"
 fi
 
-exit $fail
+finish test_video_sample
