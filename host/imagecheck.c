@@ -1,6 +1,7 @@
 /* Pre-decode checks of image files: JPEG Huffman table counts and image dimensions. */
 #include "imagecheck.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,30 @@ static int jpeg_dht_bad(const uint8_t *b, size_t n)
     return 0;
 }
 
+/* Walks the PNG chunks after the signature; fails when a chunk claims more
+ * bytes than the file holds: stb grows its IDAT buffer to a claimed length
+ * (doubling, up to 2 GiB) before it reads a byte of it. */
+static int png_chunks_bad(FILE *f, long size, const char *path)
+{
+    long off = 8;
+    while (off + 8 <= size) {
+        uint8_t h[8];
+        if (fseek(f, off, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
+            return cn_fail(CN_ERR_IO, "%s: cannot read the PNG chunk at byte %ld", path, off);
+        uint32_t len = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) | h[3];
+        /* length, type, data, CRC */
+        if (len > 0x7FFFFFFFu || (long)len > size - off - 12)
+            return cn_fail(CN_ERR_FORMAT, "%s: corrupt PNG: the %.4s chunk at byte %ld claims %u bytes, the file has %ld left",
+                           path, isprint(h[4]) && isprint(h[5]) && isprint(h[6]) && isprint(h[7]) ? (const char *)h + 4 : "????",
+                           off, len, size - off - 12 > 0 ? size - off - 12 : 0);
+        if (memcmp(h + 4, "IEND", 4) == 0)
+            break;
+        off += 12 + (long)len;
+    }
+    rewind(f);
+    return CN_OK;
+}
+
 int cn_image_precheck(FILE *f, const char *path)
 {
     if (fseek(f, 0, SEEK_END) != 0)
@@ -98,6 +123,11 @@ int cn_image_precheck(FILE *f, const char *path)
         free(b);
         if (bad)
             return cn_fail(CN_ERR_FORMAT, "%s: corrupt JPEG (a Huffman table claims more codes than it holds)", path);
+    }
+    else {
+        int st = png_chunks_bad(f, size, path);
+        if (st != CN_OK)
+            return st;
     }
     int w = 0, h = 0, c = 0;
     if (stbi_info_from_file(f, &w, &h, &c)) {

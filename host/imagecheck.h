@@ -11,7 +11,9 @@
 /* Reads f (from its start; rewound afterwards) and fails with CN_ERR_FORMAT,
  * naming path, when it is neither JPEG nor PNG, when it is a JPEG whose Huffman tables are inconsistent (the
  * 16 code counts of a table sum above 256 or past the segment: Debian's
- * stb_image 2.27 trusts them and writes past its tables) or when its
+ * stb_image 2.27 trusts them and writes past its tables), when it is a PNG
+ * with a chunk longer than the rest of the file (stb allocates the claimed
+ * length first, up to 2 GiB from a 60-byte file) or when its
  * dimensions (from stbi_info) are zero or above CN_IMAGE_MAX_PIXELS. */
 int cn_image_precheck(FILE *f, const char *path);
 

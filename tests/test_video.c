@@ -253,6 +253,17 @@ static void test_folder(void)
     v = (cn_video *)&v;
     s = cn_video_open(dir, NULL, &v);
     tu_check_failure("corrupt first frame", s, CN_ERR_FORMAT, v == NULL, p, NULL);
+    /* a 60-byte PNG whose second IDAT claims 2 GiB: refused before stb
+     * allocates for it (found by cmake/fuzz.sh as an out-of-memory input) */
+    static const uint8_t huge_idat[] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n',
+        0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 64, 0, 0, 0, 64, 8, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 3, 'I', 'D', 'A', 'T', 0x78, 0x01, 0x00, 0, 0, 0, 0,
+        0x7F, 0xFF, 0xFF, 0xF0, 'I', 'D', 'A', 'T', 0x00, 0, 0, 0, 0};
+    tu_write_file(p, huge_idat, sizeof huge_idat);
+    v = (cn_video *)&v;
+    s = cn_video_open(dir, NULL, &v);
+    tu_check_failure("PNG chunk longer than the file", s, CN_ERR_FORMAT, v == NULL, p, "IDAT chunk at byte 48 claims");
     unlink(p);
     tu_path(p, sizeof p, dir, "img_1.jpeg");
     tu_write_file(p, "same stem", 9);
