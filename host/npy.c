@@ -1,4 +1,4 @@
-/* NumPy .npy reading with a bounded header parser and conversion to float32; atomic writing. */
+/* NumPy .npy reading with a bounded header parser and conversion to float32; atomic and streaming writing. */
 #include "npy.h"
 #include "safetensors.h" /* half conversions and cn_write_atomic */
 #include "status.h"
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* Records the failure and jumps to the function's single cleanup label. */
 #define FAIL(...)                  \
@@ -340,24 +341,54 @@ static int put(FILE *fp, const void *p, size_t n, const char *path)
     return CN_OK;
 }
 
-static int emit_npy(FILE *fp, void *arg)
+/* Writes n floats little-endian whatever the host, in bounded chunks. */
+static int put_floats(FILE *fp, const float *data, int64_t n, const char *path)
 {
-    const npy_job *j = arg;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
-    pre[8] = (unsigned char)(j->hlen & 0xff), pre[9] = (unsigned char)(j->hlen >> 8);
-    CN_TRY(put(fp, pre, sizeof pre, j->path));
-    CN_TRY(put(fp, j->hdr, j->hlen, j->path));
     unsigned char buf[4096 * 4];
-    for (int64_t i0 = 0; i0 < j->numel; i0 += 4096) {
-        int64_t m = j->numel - i0 < 4096 ? j->numel - i0 : 4096;
+    for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+        int64_t m = n - i0 < 4096 ? n - i0 : 4096;
         for (int64_t i = 0; i < m; i++) {
             uint32_t u;
-            memcpy(&u, &j->data[i0 + i], 4);
+            memcpy(&u, &data[i0 + i], 4);
             for (int b = 0; b < 4; b++)
                 buf[4 * i + b] = (unsigned char)(u >> (8 * b));
         }
-        CN_TRY(put(fp, buf, (size_t)m * 4, j->path));
+        CN_TRY(put(fp, buf, (size_t)m * 4, path));
     }
+    return CN_OK;
+}
+
+static int emit_npy(FILE *fp, void *arg)
+{
+    const npy_job *j = arg;
+    CN_TRY(put(fp, j->hdr, j->hlen, j->path));
+    return put_floats(fp, j->data, j->numel, j->path);
+}
+
+/* The preamble and header of a version 1.0 '<f4' file, padded with spaces and
+ * ended by a newline so the data starts on a 64-byte boundary, as numpy does;
+ * total > 0 pads to exactly that many bytes instead (a header rewritten in
+ * place later must not change length). */
+static int format_header(const char *path, int ndim, const int64_t *shape, size_t total, char *out,
+                         size_t cap, size_t *len)
+{
+    char dims[CN_NPY_MAX_DIMS * 22 + 4] = "";
+    size_t o = 0;
+    for (int i = 0; i < ndim; i++)
+        o += (size_t)snprintf(dims + o, sizeof dims - o, "%s%" PRId64, i ? ", " : "", shape[i]);
+    if (ndim == 1)
+        snprintf(dims + o, sizeof dims - o, ",");
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    int n = snprintf(out + 10, cap - 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
+    size_t l = 10 + (size_t)n;
+    if (n < 0 || l + 1 > (total ? total : cap - 64))
+        return cn_fail(CN_ERR_ARG, "%s: npy header too long", path);
+    while (total ? l + 1 < total : (l + 1) % 64 != 0)
+        out[l++] = ' ';
+    out[l++] = '\n';
+    out[8] = (char)((l - 10) & 0xff);
+    out[9] = (char)((l - 10) >> 8);
+    *len = l;
     return CN_OK;
 }
 
@@ -382,22 +413,107 @@ int cn_npy_write(const char *path, const float *data, int ndim, const int64_t *s
     }
     if (numel > 0 && !data)
         return cn_fail(CN_ERR_ARG, "%s: data is NULL", path);
-    char dims[CN_NPY_MAX_DIMS * 22 + 4] = "", hdr[256];
-    size_t o = 0;
-    for (int i = 0; i < ndim; i++)
-        o += (size_t)snprintf(dims + o, sizeof dims - o, "%s%" PRId64, i ? ", " : "", shape[i]);
-    if (ndim == 1)
-        snprintf(dims + o, sizeof dims - o, ",");
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
-                     dims);
-    if (n < 0 || (size_t)n + 64 >= sizeof hdr)
-        return cn_fail(CN_ERR_ARG, "%s: npy header too long", path);
-    /* Pad so preamble + header + newline is a multiple of 64, which keeps the
-     * data aligned for memory-mapping readers, as numpy's own writer does. */
-    size_t len = (size_t)n;
-    while ((10 + len + 1) % 64 != 0)
-        hdr[len++] = ' ';
-    hdr[len++] = '\n';
+    char hdr[256];
+    size_t len = 0;
+    CN_TRY(format_header(path, ndim, shape, 0, hdr, sizeof hdr, &len));
     npy_job job = {path, data, numel, hdr, len};
     return cn_write_atomic(path, emit_npy, &job);
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* Room for a 20-digit row count and up to five more dimensions. */
+#define STREAM_HEADER 192
+
+struct cn_npy_stream {
+    FILE *fp;
+    char *path, *tmp;
+    int ndim; /* of one row */
+    int64_t shape[CN_NPY_MAX_DIMS], rows, row_numel;
+};
+
+int cn_npy_stream_open(const char *path, int ndim, const int64_t *row_shape, cn_npy_stream **out)
+{
+    *out = NULL;
+    if (ndim < 0 || ndim >= CN_NPY_MAX_DIMS)
+        return cn_fail(CN_ERR_ARG, "%s: bad ndim %d", path, ndim);
+    cn_npy_stream *s = calloc(1, sizeof *s);
+    size_t pl = strlen(path);
+    if (!s || !(s->path = strdup(path)) || !(s->tmp = malloc(pl + 16))) {
+        cn_npy_stream_abort(s);
+        return cn_fail(CN_ERR_OOM, "%s: out of memory", path);
+    }
+    s->ndim = ndim;
+    s->row_numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (row_shape[i] < 0 || (row_shape[i] && s->row_numel > INT64_MAX / 4 / row_shape[i])) {
+            cn_npy_stream_abort(s);
+            return cn_fail(CN_ERR_ARG, "%s: bad row shape", path);
+        }
+        s->shape[i + 1] = row_shape[i];
+        s->row_numel *= row_shape[i];
+    }
+    /* beside the target, so the final rename stays within one file system */
+    snprintf(s->tmp, pl + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(s->tmp);
+    if (fd < 0 || fchmod(fd, 0644) != 0 || !(s->fp = fdopen(fd, "wb"))) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(s->tmp);
+        }
+        s->tmp[0] = '\0';
+        cn_npy_stream_abort(s);
+        return cn_fail(CN_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+    }
+    char h[STREAM_HEADER];
+    size_t len;
+    int st = format_header(path, ndim + 1, s->shape, STREAM_HEADER, h, sizeof h, &len);
+    if (st == CN_OK)
+        st = put(s->fp, h, len, path);
+    if (st != CN_OK) {
+        cn_npy_stream_abort(s);
+        return st;
+    }
+    *out = s;
+    return CN_OK;
+}
+
+int cn_npy_stream_append(cn_npy_stream *s, const float *rows, int64_t n)
+{
+    CN_TRY(put_floats(s->fp, rows, n * s->row_numel, s->path));
+    s->rows += n;
+    return CN_OK;
+}
+
+int cn_npy_stream_close(cn_npy_stream *s)
+{
+    char h[STREAM_HEADER];
+    size_t len;
+    s->shape[0] = s->rows;
+    int st = format_header(s->path, s->ndim + 1, s->shape, STREAM_HEADER, h, sizeof h, &len);
+    if (st == CN_OK) {
+        int bad = fseek(s->fp, 0, SEEK_SET) != 0 || fwrite(h, 1, len, s->fp) != len;
+        bad |= fclose(s->fp) != 0;
+        s->fp = NULL;
+        if (bad || rename(s->tmp, s->path) != 0)
+            st = cn_fail(CN_ERR_IO, "%s: cannot write: %s", s->path, strerror(errno));
+        else
+            s->tmp[0] = '\0';
+    }
+    cn_npy_stream_abort(s);
+    return st;
+}
+
+void cn_npy_stream_abort(cn_npy_stream *s)
+{
+    if (!s)
+        return;
+    if (s->fp)
+        fclose(s->fp);
+    if (s->tmp && s->tmp[0])
+        unlink(s->tmp);
+    free(s->tmp);
+    free(s->path);
+    free(s);
 }

@@ -1,4 +1,4 @@
-/* NumPy .npy reader (float32/float64/float16/uint8 to float32) and atomic float32 writer. */
+/* NumPy .npy reader (float32/float64/float16/uint8 to float32), atomic float32 writer and streaming writer. */
 #ifndef CASPNET_NPY_H
 #define CASPNET_NPY_H
 
@@ -31,6 +31,18 @@ int cn_npy_read(const char *path, float **data, int *ndim, int64_t shape[6]);
  * and ended by a newline, as numpy does. Written to a temporary name and
  * renamed over path, so a failure never leaves a partial file. */
 int cn_npy_write(const char *path, const float *data, int ndim, const int64_t *shape);
+
+/* A float32 array written a row at a time when the number of rows is known
+ * only at the end (a video's maps): rows of row_shape (ndim <= 5 dims) go to
+ * a temporary file beside path; close writes the final shape (rows, ...) into
+ * the header and renames the file over path. Until then path is untouched.
+ * open fails with CN_ERR_IO when the temporary cannot be created. close and
+ * abort free the stream whatever happens; abort removes the temporary. */
+typedef struct cn_npy_stream cn_npy_stream;
+int cn_npy_stream_open(const char *path, int ndim, const int64_t *row_shape, cn_npy_stream **out);
+int cn_npy_stream_append(cn_npy_stream *s, const float *rows, int64_t n);
+int cn_npy_stream_close(cn_npy_stream *s);
+void cn_npy_stream_abort(cn_npy_stream *s);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 
 #include "audio.h"
 #include "imageout.h"
+#include "npy.h"
 #include "runtime.h"
 #include "status.h"
 
@@ -22,7 +23,6 @@
 #define FRAME_QUEUE 16     /* decoded frames waiting for the device */
 #define RESULT_QUEUE 2     /* finished batches waiting for the writer */
 #define REORDER 64         /* maps arrive at most ~30 frames out of order (reversed clips) */
-#define NPY_HEADER 128     /* fixed, so the frame count can be filled in at the end */
 
 int cn_predict_clip_frames(int64_t t, int64_t nframes, int64_t idx[CN_CLIP_LEN], int64_t *first,
                            int64_t *last)
@@ -104,8 +104,7 @@ typedef struct run {
     int created_dir, created_overlay;
     char **written;
     int64_t nwritten, written_cap;
-    char npy_tmp[4096];
-    FILE *npy;
+    cn_npy_stream *npy; /* (frames, H, W) maps.npy while it is written */
     char video_tmp[4096];
     cn_proc ff;
 } run;
@@ -275,50 +274,21 @@ static int remember(run *r, const char *path)
     return CN_OK;
 }
 
-static void npy_header(char *h, int64_t n, int H, int W)
-{
-    memset(h, ' ', NPY_HEADER);
-    memcpy(h, "\x93NUMPY\x01\x00", 8);
-    h[8] = (char)((NPY_HEADER - 10) & 0xff);
-    h[9] = (char)((NPY_HEADER - 10) >> 8);
-    int k = snprintf(h + 10, NPY_HEADER - 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (%lld, %d, %d), }",
-                     (long long)n, H, W);
-    h[10 + k] = ' '; /* snprintf's NUL becomes padding */
-    h[NPY_HEADER - 1] = '\n';
-}
-
 static int npy_open(run *r)
 {
-    snprintf(r->npy_tmp, sizeof r->npy_tmp, "%s/.maps.npy.XXXXXX", r->out_dir);
-    int fd = mkstemp(r->npy_tmp);
-    if (fd < 0 || fchmod(fd, 0644) != 0 || !(r->npy = fdopen(fd, "wb"))) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(r->npy_tmp);
-        }
-        r->npy_tmp[0] = '\0';
-        return cn_fail(CN_ERR_IO, "%s/maps.npy: cannot create: %s", r->out_dir, strerror(e));
-    }
-    char h[NPY_HEADER];
-    npy_header(h, 0, r->H, r->W);
-    if (fwrite(h, 1, NPY_HEADER, r->npy) != NPY_HEADER)
-        return cn_fail(CN_ERR_IO, "%s/maps.npy: cannot write: %s", r->out_dir, strerror(errno));
-    return CN_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/maps.npy", r->out_dir);
+    const int64_t row[2] = {r->H, r->W};
+    return cn_npy_stream_open(path, 2, row, &r->npy);
 }
 
 static int npy_finish(run *r)
 {
-    char h[NPY_HEADER], path[4096];
-    npy_header(h, r->nframes, r->H, r->W);
+    char path[4096];
     snprintf(path, sizeof path, "%s/maps.npy", r->out_dir);
-    int bad = fseek(r->npy, 0, SEEK_SET) != 0 || fwrite(h, 1, NPY_HEADER, r->npy) != NPY_HEADER;
-    bad |= fclose(r->npy) != 0;
+    int st = cn_npy_stream_close(r->npy);
     r->npy = NULL;
-    if (bad || rename(r->npy_tmp, path) != 0)
-        return cn_fail(CN_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    r->npy_tmp[0] = '\0';
-    return remember(r, path);
+    return st == CN_OK ? remember(r, path) : st;
 }
 
 /* ffmpeg reads the overlay frames as raw RGB on stdin and takes the sound from the input. */
@@ -401,11 +371,8 @@ static int write_frame(run *r, const map_item *m, out_bufs *b, int64_t done)
             CN_TRY(cn_proc_write(&r->ff, b->rgb, (size_t)fw * fh * 3, r->o->video_out));
         }
     }
-    if (r->npy) {
-        size_t px = (size_t)r->H * r->W;
-        if (fwrite(m->map, sizeof *m->map, px, r->npy) != px)
-            return cn_fail(CN_ERR_IO, "%s/maps.npy: cannot write: %s", r->out_dir, strerror(errno));
-    }
+    if (r->npy)
+        CN_TRY(cn_npy_stream_append(r->npy, m->map, 1));
     return CN_OK;
 }
 
@@ -705,10 +672,8 @@ static void cleanup_failed(run *r)
         cn_proc_kill(&r->ff);
     if (r->video_tmp[0])
         unlink(r->video_tmp);
-    if (r->npy)
-        fclose(r->npy);
-    if (r->npy_tmp[0])
-        unlink(r->npy_tmp);
+    cn_npy_stream_abort(r->npy);
+    r->npy = NULL;
     /* complete files stay after an interruption; after a failure a folder we made is taken back */
     if (!interrupted(r) && r->created_dir) {
         for (int64_t i = 0; i < r->nwritten; i++)

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char g_dir[512];
@@ -298,6 +299,51 @@ static void test_writer_failures(void)
     TU_CHECK(tu_count_matching(g_dir, ".tmp.") == 0, "temporary files left behind");
 }
 
+/* Rows appended one at a time; the target appears only at close, with the
+ * final row count in a header of unchanged length; abort leaves nothing. */
+static void test_stream(void)
+{
+    char p[600], q[600], nodir[700];
+    tu_path(p, sizeof p, g_dir, "stream.npy");
+    tu_path(q, sizeof q, g_dir, "aborted.npy");
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir/s.npy", g_dir);
+    const int64_t row[2] = {3, 5}; /* odd sizes */
+    float d[7 * 15];
+    tu_rng r = tu_seed(11);
+    for (int i = 0; i < 7 * 15; i++)
+        d[i] = (float)tu_uniform(&r, -2, 2);
+    cn_npy_stream *s = NULL;
+    TU_OK(cn_npy_stream_open(p, 2, row, &s));
+    TU_CHECK(tu_count_matching(g_dir, "stream.npy") == 1, "only the temporary exists while writing");
+    if (s) {
+        TU_OK(cn_npy_stream_append(s, d, 2));
+        for (int i = 2; i < 7; i++)
+            TU_OK(cn_npy_stream_append(s, d + i * 15, 1));
+        TU_OK(cn_npy_stream_close(s));
+    }
+    const int64_t full[3] = {7, 3, 5};
+    expect_read(p, 3, full, d, "streamed rows");
+    struct stat st;
+    TU_CHECK(stat(p, &st) == 0 && st.st_size == 192 + 7 * 15 * 4, "data starts at byte 192 (a multiple of 64)");
+    s = NULL;
+    TU_OK(cn_npy_stream_open(q, 2, row, &s));
+    if (s) {
+        TU_OK(cn_npy_stream_append(s, d, 3));
+        cn_npy_stream_abort(s);
+    }
+    TU_CHECK(access(q, F_OK) != 0, "aborted stream leaves no file");
+    s = (cn_npy_stream *)&s;
+    TU_FAILS(CN_ERR_IO, cn_npy_stream_open(nodir, 2, row, &s));
+    TU_CHECK(s == NULL && strstr(cn_last_error(), nodir) != NULL, "open failure names the path");
+    /* an empty stream is a valid (0, 3, 5) array */
+    TU_OK(cn_npy_stream_open(q, 2, row, &s));
+    if (s)
+        TU_OK(cn_npy_stream_close(s));
+    const int64_t none[3] = {0, 3, 5};
+    expect_read(q, 3, none, d, "empty stream");
+    TU_CHECK(tu_count_matching(g_dir, ".tmp.") == 0, "temporary files left behind");
+}
+
 /* numpy must read what we write, and we must read what numpy writes,
  * including its float16 rounding, which must agree with ours bit for bit. */
 static void test_numpy(void)
@@ -332,6 +378,8 @@ static void test_numpy(void)
         "a = np.load(d + '/ours.npy')\n"
         "assert a.dtype == np.float32 and a.shape == (2, 3, 4), (a.dtype, a.shape)\n"
         "assert (a == np.arange(24, dtype=np.float32).reshape(2, 3, 4) * 0.5 - 3).all()\n"
+        "m = np.load(d + '/stream.npy')\n"
+        "assert m.dtype == np.float32 and m.shape == (7, 3, 5), (m.dtype, m.shape)\n"
         "b = np.arange(12, dtype=np.float64).reshape(3, 4) / 8 - 1\n"
         "np.save(d + '/f8.npy', b)\n"
         "np.save(d + '/u1.npy', np.arange(250, 256, dtype=np.uint8).reshape(2, 3))\n"
@@ -382,6 +430,7 @@ int main(void)
     test_hostile();
     test_cuts_and_flips();
     test_writer_failures();
+    test_stream();
     test_numpy();
     tu_tmpdir_remove(g_dir);
     return tu_finish("test_npy");
