@@ -1,5 +1,6 @@
 /* caspnet eval's engine: reads a split's annotations and predictions, applies the protocol per frame, averages per video, split and dataset, and reports. */
 #include "evalrun.h"
+#include "fileio.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -374,25 +375,6 @@ static cJSON *metrics_obj(const double *m)
     return o;
 }
 
-/* Writes text to path through a temporary file renamed over it. */
-static int write_atomic(const char *path, const char *text)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return cn_fail(CN_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cn_fail(CN_ERR_IO, "%s: cannot create", tmp);
-    size_t len = strlen(text);
-    int ok = fwrite(text, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cn_fail(CN_ERR_IO, "%s: cannot write", path);
-    }
-    return CN_OK;
-}
-
 int cn_eval_write_json(const cn_eval_result *r, const char *path)
 {
     cJSON *root = cJSON_CreateObject(), *splits = cJSON_CreateArray();
@@ -441,7 +423,7 @@ int cn_eval_write_json(const cn_eval_result *r, const char *path)
     cJSON_Delete(root);
     if (!text)
         return cn_fail(CN_ERR_OOM, "%s: out of memory building JSON", path);
-    int st = write_atomic(path, text);
+    int st = cn_write_text_atomic(path, text);
     cJSON_free(text);
     return st;
 }
@@ -526,7 +508,7 @@ int cn_eval_write_csv(const cn_eval_result *r, const char *path)
         free(b.p);
         return cn_fail(CN_ERR_OOM, "%s: out of memory building CSV", path);
     }
-    int st = write_atomic(path, b.p);
+    int st = cn_write_text_atomic(path, b.p);
     free(b.p);
     return st;
 }

@@ -1,6 +1,7 @@
 /* NumPy .npy reading with a bounded header parser and conversion to float32; atomic and streaming writing. */
 #include "npy.h"
-#include "safetensors.h" /* half conversions and cn_write_atomic */
+#include "fileio.h"
+#include "safetensors.h" /* half conversions */
 #include "status.h"
 
 #include <errno.h>
@@ -494,6 +495,8 @@ int cn_npy_stream_close(cn_npy_stream *s)
     int st = format_header(s->path, s->ndim + 1, s->shape, STREAM_HEADER, h, sizeof h, &len);
     if (st == CN_OK) {
         int bad = fseek(s->fp, 0, SEEK_SET) != 0 || fwrite(h, 1, len, s->fp) != len;
+        /* durable before the rename, as cn_write_atomic does */
+        bad = bad || fflush(s->fp) != 0 || fsync(fileno(s->fp)) != 0;
         bad |= fclose(s->fp) != 0;
         s->fp = NULL;
         if (bad || rename(s->tmp, s->path) != 0)

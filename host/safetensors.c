@@ -1,5 +1,6 @@
-/* Safetensors reading with full bounds checking, float16/bfloat16 conversion and atomic writing. */
+/* Safetensors reading with full bounds checking, float16/bfloat16 conversion, and writing (atomic, through fileio.h). */
 #include "safetensors.h"
+#include "fileio.h"
 #include "status.h"
 
 #include <cjson/cJSON.h>
@@ -7,7 +8,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -688,48 +688,6 @@ static int emit_st(FILE *fp, void *arg)
         }
     }
     return CN_OK;
-}
-
-static atomic_uint cn_tmp_counter;
-
-int cn_write_atomic(const char *path, int (*emit)(FILE *fp, void *arg), void *arg)
-{
-    if (!path || !emit)
-        return cn_fail(CN_ERR_ARG, "cn_write_atomic: NULL path or emitter");
-    size_t len = strlen(path) + 64;
-    char *tmp = malloc(len);
-    if (!tmp)
-        return cn_fail(CN_ERR_OOM, "%s: out of memory", path);
-    FILE *fp = NULL;
-    /* Exclusive create: a leftover from a crashed process with a recycled
-     * pid is skipped rather than clobbered; the counter separates threads. */
-    for (int tries = 0; tries < 100 && !fp; tries++) {
-        snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(),
-                 atomic_fetch_add(&cn_tmp_counter, 1u));
-        fp = fopen(tmp, "wbx");
-        if (!fp && errno != EEXIST)
-            break;
-    }
-    if (!fp) {
-        int st = cn_fail(CN_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
-                         strerror(errno));
-        free(tmp);
-        return st;
-    }
-    int st = emit(fp, arg);
-    if (st == CN_OK && fflush(fp) != 0)
-        st = cn_fail(CN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    /* Durable before the rename, or a crash could leave path naming an empty file. */
-    if (st == CN_OK && fsync(fileno(fp)) != 0)
-        st = cn_fail(CN_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (fclose(fp) != 0 && st == CN_OK)
-        st = cn_fail(CN_ERR_IO, "%s: closing %s failed: %s", path, tmp, strerror(errno));
-    if (st == CN_OK && rename(tmp, path) != 0)
-        st = cn_fail(CN_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-    if (st != CN_OK)
-        remove(tmp);
-    free(tmp);
-    return st;
 }
 
 int cn_st_write(const char *path, const cn_st_out *t, int count, cn_st_dtype dtype,

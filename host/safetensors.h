@@ -96,11 +96,6 @@ float cn_bf16_to_f32(uint16_t b);
 uint16_t cn_f32_to_f16(float f);
 uint16_t cn_f32_to_bf16(float f);
 
-/* Calls emit(fp, arg) on a fresh temporary file "<path>.tmp.<pid>.<n>" in
- * path's directory, then flushes, fsyncs and renames it over path. Any
- * failure (emit's status included) removes the temporary file and leaves
- * path untouched. emit returns a cn_status and uses cn_fail for messages. */
-int cn_write_atomic(const char *path, int (*emit)(FILE *fp, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 
 #include "caspnet.h"
 #include "cli.h"
+#include "fileio.h"
 #include "ops.h"
 #include "weights_init.h"
 
@@ -342,11 +343,8 @@ int cmd_bench(int argc, char **argv)
     }
     if (json && any) {
         char *txt = cJSON_Print(root);
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", json);
-        FILE *f = txt ? fopen(tmp, "w") : NULL;
-        if (!f || fputs(txt, f) < 0 || fclose(f) != 0 || rename(tmp, json) != 0) {
-            cli_error("bench: cannot write %s", json);
+        if (!txt || cn_write_text_atomic(json, txt) != CN_OK) {
+            cli_error("bench: cannot write %s: %s", json, txt ? cn_last_error() : "out of memory");
             ok = 0;
         }
         free(txt);
