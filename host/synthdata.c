@@ -13,21 +13,8 @@
 /* Declarations only: the implementation is compiled once elsewhere in the library (video input). */
 #include <stb/stb_image.h>
 
-/* The writer is compiled here with every function static, so it cannot clash
- * with another file of the library that carries its own copy. */
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
+/* Declarations only: the implementation is compiled once, in stb_write_impl.c. */
 #include <stb/stb_image_write.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 #include "dataset.h"
 #include "status.h"
