@@ -158,8 +158,10 @@ int cn_audio_read(const char *path, cn_audio *out)
     float *buf = malloc((size_t)CHUNK * (size_t)info.channels * sizeof(float));
     mono_buf b = {0};
     int st = buf ? CN_OK : cn_fail(CN_ERR_OOM, "%s: out of memory", path);
-    if (st == CN_OK && info.frames > 0 && info.frames < ((int64_t)1 << 40))
-        st = mono_reserve(&b, info.frames, path);
+    /* the header's length is only a hint: a 42-byte FLAC can claim 2^35
+     * samples; no format holds more frames than bytes before decoding grows it */
+    if (st == CN_OK && info.frames > 0)
+        st = mono_reserve(&b, info.frames < (int64_t)sb.st_size ? info.frames : (int64_t)sb.st_size, path);
     while (st == CN_OK) {
         sf_count_t got = sf_readf_float(f, buf, CHUNK);
         if (got <= 0)

@@ -493,6 +493,18 @@ static void test_bad_files(void)
     st = cn_audio_read(path, &a);
     tu_check_failure("NaN sample", st, CN_ERR_FORMAT, a.samples == NULL, path,
                      "sample 17");
+    /* a 42-byte FLAC whose STREAMINFO claims 2^35 - 1 samples and holds none:
+     * silence, read without reserving 128 GiB for the claim (which failed as
+     * out of memory here, and aborted the fuzzer under ASan) */
+    static const unsigned char flac[42] = {
+        'f', 'L', 'a', 'C', 0x80, 0, 0, 34, 0x10, 0, 0x10, 0, 0, 0, 0, 0, 0, 0,
+        0x03, 0xE8, 0x00, 0xF7, 0xFF, 0xFF, 0xFF, 0xFF};
+    tu_path(path, sizeof path, dir, "claims.flac");
+    tu_write_file(path, flac, sizeof flac);
+    st = cn_audio_read(path, &a);
+    TU_CHECK(st == CN_OK && a.n == 0, "FLAC claiming 2^35 samples: status %d, %lld samples (%s)", st,
+             (long long)a.n, st ? cn_last_error() : "");
+    cn_audio_free(&a);
     float one = 0;
     TU_FAILS(CN_ERR_ARG, cn_audio_from_pcm(&one, 1, 0, 16000, &a));
     TU_FAILS(CN_ERR_ARG, cn_audio_from_pcm(&one, 1, 1, 0, &a));
