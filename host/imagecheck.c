@@ -100,6 +100,9 @@ int cn_image_precheck(FILE *f, const char *path)
     rewind(f);
     if (size < 0)
         return cn_fail(CN_ERR_IO, "%s: cannot tell its size", path);
+    if (size > CN_IMAGE_MAX_BYTES)
+        return cn_fail(CN_ERR_FORMAT, "%s: %ld bytes is larger than the %ld-byte limit for an image", path, size,
+                       CN_IMAGE_MAX_BYTES);
     uint8_t head[2] = {0, 0};
     size_t got = fread(head, 1, 2, f);
     rewind(f);
