@@ -25,7 +25,9 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang is not installed (bash cma
 # Only the library and the fuzz targets: the tests are built and run by check.sh and sanitize.sh.
 # Static, so the coverage counters of the readers live in the fuzz program itself.
 mkdir -p "$B"
-CC=clang cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASPNET_FUZZ=ON \
+# -ffile-prefix-map: the same binary wherever the checkout lies (paths in __FILE__ move its
+# data, and compared addresses steer the mutations)
+CC=clang CFLAGS="-ffile-prefix-map=$PWD=." cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASPNET_FUZZ=ON \
   -DCASPNET_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=OFF > "$B/configure.log" 2>&1 \
   || { cat "$B/configure.log" >&2; exit 2; }
 cmake --build "$B" -j "$(nproc)" --target fuzz > "$B/build.log" 2>&1 \
