@@ -70,7 +70,9 @@ run_one() {
   # reader allocate gigabytes is a bug (the OOM input is kept like a crash).
   # -seed, -runs and the fresh corpus: the same inputs on every run, so CI does not turn red at random
   local t0=$SECONDS
-  $norand "$exe" -runs="$nruns" -max_total_time="$SECS" -seed="${CASPNET_FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -reload=0 \
+  # env -i: the environment's size moves the stack, and stack addresses are compared too
+  env -i PATH=/usr/bin:/bin ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+    $norand "$exe" -runs="$nruns" -max_total_time="$SECS" -seed="${CASPNET_FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -reload=0 \
     -print_final_stats=1 -artifact_prefix="$art/" "${dirs[@]}" > "$log" 2>&1 || rc=$?
   local runs; runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
   local cov; cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
