@@ -40,6 +40,8 @@ static void usage(const char *prog)
            "  --device D       device index or name substring (as caspnet --device)\n"
            "  --reps N         timed runs per shape (default 5)\n"
            "  --layer S        only layers whose name contains S (e.g. Mixed_4, conv_t)\n"
+           "  --packed         general (not 1x1x1) convs read the packed weight layout\n"
+           "                   (cn_conv_pack), as the model runs them\n"
            "  --quick          only base.0, base.2, base.3 and the first Mixed block of each\n"
            "                   resolution (Mixed_3b, Mixed_4b, Mixed_5b)\n"
            "  --tuning S       -D tuning of cl/conv3d.cl (see cn_conv_set_tuning)\n"
@@ -186,13 +188,15 @@ static int run_once(cn_ctx *ctx, const cn_conv_args *a, double *dev_s)
     return ne > 0 ? CN_OK : cn_fail(CN_ERR_UNSUPPORTED, "bench: no profiled launch (profiling off?)");
 }
 
+static int g_packed; /* --packed: general convs read cn_conv_pack's layout */
+
 static int bench_group(cn_ctx *ctx, conv_group *g, int reps, uint32_t *seed)
 {
     const conv_layer *l = g->first;
     const int64_t xs[5] = {1, l->ci, l->thw[0], l->thw[1], l->thw[2]};
     const int64_t ws[5] = {l->co, l->ci, l->k[0], l->k[1], l->k[2]};
     const int64_t bs[1] = {l->co};
-    cn_tensor x = {0}, w = {0}, b = {0}, y = {0};
+    cn_tensor x = {0}, w = {0}, wp = {0}, b = {0}, y = {0};
     cn_conv_args a = {0};
     a.x = &x, a.w = &w, a.bias = &b, a.y = &y, a.relu = 1, a.tag = l->name;
     memcpy(a.stride, l->s, sizeof a.stride), memcpy(a.pad, l->p, sizeof a.pad);
@@ -201,9 +205,28 @@ static int bench_group(cn_ctx *ctx, conv_group *g, int reps, uint32_t *seed)
     int st = v ? CN_OK : cn_fail(CN_ERR_OOM, "bench: out of host memory");
     if (st == CN_OK)
         st = random_tensor(ctx, &x, 5, xs, 1.0f, seed);
-    if (st == CN_OK) /* ~1/sqrt(fan-in) keeps outputs O(1) through the ReLU */
-        st = random_tensor(ctx, &w, 5, ws, 1.0f / sqrtf((float)(l->ci * l->k[0] * l->k[1] * l->k[2])),
-                           seed);
+    const int64_t taps = (int64_t)l->k[0] * l->k[1] * l->k[2], wn = l->co * l->ci * taps;
+    float *hw = st == CN_OK ? malloc((size_t)wn * sizeof *hw) : NULL;
+    if (st == CN_OK && !hw)
+        st = cn_fail(CN_ERR_OOM, "bench: out of host memory");
+    if (st == CN_OK) { /* ~1/sqrt(fan-in) keeps outputs O(1) through the ReLU */
+        rand_fill(hw, wn, 1.0f / sqrtf((float)(l->ci * taps)), seed);
+        st = cn_tensor_from_host(ctx, &w, 5, ws, hw);
+    }
+    if (st == CN_OK && g_packed) {
+        int64_t ps[3];
+        float *hp = NULL;
+        st = cn_conv_pack_shape(l->co, l->ci, taps, ps);
+        if (st == CN_OK && !(hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp)))
+            st = cn_fail(CN_ERR_OOM, "bench: out of host memory");
+        if (st == CN_OK)
+            st = cn_conv_pack(hw, l->co, l->ci, taps, hp);
+        if (st == CN_OK)
+            st = cn_tensor_from_host(ctx, &wp, 3, ps, hp);
+        a.w_packed = &wp;
+        free(hp);
+    }
+    free(hw);
     if (st == CN_OK)
         st = random_tensor(ctx, &b, 1, bs, 0.1f, seed);
     if (st == CN_OK)
@@ -222,7 +245,7 @@ static int bench_group(cn_ctx *ctx, conv_group *g, int reps, uint32_t *seed)
         g->ms = median(v, reps) * 1e3;
     }
     free(v);
-    cn_tensor_release(ctx, &x), cn_tensor_release(ctx, &w);
+    cn_tensor_release(ctx, &x), cn_tensor_release(ctx, &w), cn_tensor_release(ctx, &wp);
     cn_tensor_release(ctx, &b), cn_tensor_release(ctx, &y);
     return st;
 }
@@ -255,6 +278,8 @@ int main(int argc, char **argv)
             tuning = v, i++;
         } else if (strcmp(a, "--quick") == 0) {
             quick = 1;
+        } else if (strcmp(a, "--packed") == 0) {
+            g_packed = 1;
         } else {
             fprintf(stderr, "bad argument '%s' (see --help)\n", a);
             return 2;

@@ -15,8 +15,9 @@
  *
  * The weight is addressed through strides, so the same kernels run a
  * stride-1 transposed convolution (transposed, flipped weight, negative
- * strides) without copying it:
- *   w[wbase + m*wsm + ci*wsc + kt*wst + kh*wsh + kw*wsw].
+ * strides) without copying it, and conv_row a packed weight (cn_conv_pack):
+ *   w[wbase + (m/R_RM)*wsb + (m%R_RM)*wsm + ci*wsc + kt*wst + kh*wsh + kw*wsw]
+ * (conv_pw: w[wbase + m*wsm + ci*wsc]).
  *
  * No local memory: on the CPU device (PoCL) the caches already hold the
  * B panel that the work-items of one work-group share, and barriers would
@@ -75,13 +76,14 @@
         const int kT, const int kH, const int kW, const int sT, const int sH, const int sW,    \
         const int pT, const int pH, const int pW, const int dT, const int dH, const int dW,    \
         __global const float *x, __global const float *w, const int wbase, const int wsm,      \
-        const int wsc, const int wst, const int wsh, const int wsw, __global const float *bias, \
+        const int wsc, const int wst, const int wsh, const int wsw, const int wsb,              \
+        __global const float *bias,                                                            \
         __global const float *pscale, __global const float *pshift, __global const float *res, \
         const int Cr, const int roff, const int flags, const float alpha, __global float *y
 
 #define CONV_PASS                                                                         \
     Ci, Co, Cx, xoff, Cy, yoff, T, H, W, To, Ho, Wo, kT, kH, kW, sT, sH, sW, pT, pH, pW, dT, \
-        dH, dW, x, w, wbase, wsm, wsc, wst, wsh, wsw, bias, pscale, pshift, res, Cr, roff,     \
+        dH, dW, x, w, wbase, wsm, wsc, wst, wsh, wsw, wsb, bias, pscale, pshift, res, Cr, roff, \
         flags, alpha, y
 
 inline floatV pre_act(floatV v, const int ci, const int flags, __global const float *pscale,
@@ -253,9 +255,12 @@ inline void row_body(const int pre, CONV_ARGS)
      * vector reads must fit below it in the last channel read (ci = Ci-1) */
     const long xhi = (long)(n + 1) * Cx * THW - (long)(Ci - 1) * THW;
     const long xboff = ((long)n * Cx + xoff) * THW;
+    /* wsb: distance between blocks of R_RM output channels, R_RM*wsm for a
+     * plain layout; a packed one (cn_conv_pack) keeps a block's R_RM weights
+     * of one (tap, ci) in one contiguous run (wsm 1, wsc R_RM) */
     __global const float *wr[R_RM];
     for (int i = 0; i < R_RM; i++)
-        wr[i] = w + wbase + (long)min(m0 + i, Co - 1) * wsm;
+        wr[i] = w + wbase + (long)(m0 / R_RM) * wsb + (long)min(i, Co - 1 - m0) * wsm;
     floatV acc[R_RM][R_NR][R_NV];
     for (int i = 0; i < R_RM; i++)
         for (int r = 0; r < R_NR; r++)

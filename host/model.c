@@ -77,6 +77,14 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
         snprintf(name, sizeof name, "%s.weight", u->key);
         const cn_weight *t = cn_weights_get(w, name);
         CN_TRY(sub_tensor(m, &u->w, &off, align, t->numel, t->ndim, t->shape));
+        int64_t taps = 1, ps[3];
+        for (int d = 2; d < t->ndim; d++)
+            taps *= t->shape[d];
+        u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
+        if (u->packed) {
+            CN_TRY(cn_conv_pack_shape(u->co, u->ci, taps, ps));
+            CN_TRY(sub_tensor(m, &u->wp, &off, align, ps[0] * ps[1] * ps[2], 3, ps));
+        }
         if (u->has_bias)
             CN_TRY(sub_tensor(m, &u->b, &off, align, u->co, 1, &u->co));
         if (u->kind == UNIT_PRE_BN) {
@@ -106,7 +114,7 @@ int cn_model_create(cn_ctx *ctx, const cn_weights *w, cn_model **out)
     if (st == CN_OK)
         st = layout(m, w, align, &total);
     if (st == CN_OK) {
-        m->subs = calloc((size_t)m->nu * 4, sizeof *m->subs);
+        m->subs = calloc((size_t)m->nu * 5, sizeof *m->subs);
         if (!m->subs)
             st = cn_fail(CN_ERR_OOM, "out of host memory");
     }
@@ -220,6 +228,7 @@ static double conv_flops(const cn_unit *u, const cn_tensor *y, int64_t co)
 int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims)
 {
     a->w = &u->w;
+    a->w_packed = u->packed ? &u->wp : NULL;
     a->bias = u->has_bias ? &u->b : NULL;
     if (u->kind == UNIT_PRE_BN) {
         a->pre_scale = &u->ps;
@@ -251,6 +260,7 @@ int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
 {
     cn_conv_args raw = *a;
     raw.w = &u->w;
+    raw.w_packed = u->packed ? &u->wp : NULL; /* unit_upload repacks the raw weights too */
     raw.bias = NULL;
     raw.pre_scale = raw.pre_shift = NULL;
     raw.pre_relu = raw.relu = 0;
@@ -262,6 +272,7 @@ int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
 int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a)
 {
     a->w = &u->w;
+    a->w_packed = NULL;
     a->bias = NULL;
     if (!a->tag)
         a->tag = u->key;

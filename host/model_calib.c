@@ -62,6 +62,13 @@ int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
         memcpy(hw, wt->data, (size_t)n * sizeof *hw);
     }
     st = write_f(m, &u->w, hw);
+    if (st == CN_OK && u->packed) { /* the packed copy always equals w */
+        float *hp = malloc(cn_tensor_bytes(&u->wp));
+        st = hp ? cn_conv_pack(hw, u->co, u->ci, n / u->co / u->ci, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
+        if (st == CN_OK)
+            st = write_f(m, &u->wp, hp);
+        free(hp);
+    }
     if (st == CN_OK && u->has_bias && !(u->kind == UNIT_POST_BN && raw))
         st = write_f(m, &u->b, u->kind == UNIT_POST_BN ? hb : bias->data);
     if (st == CN_OK && u->kind == UNIT_PRE_BN) {

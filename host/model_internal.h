@@ -25,6 +25,10 @@ typedef struct cn_unit {
     int permute_vggish;/* columns reordered from (h, w, c) to (c, h, w) */
     int64_t co, ci;    /* output / input channels */
     cn_tensor w, b, ps, pt; /* device views into the weight allocation */
+    /* Convolutions with more than one tap also keep w in cn_conv_pack's
+     * layout (wp), which the general conv kernel reads a block at a time. */
+    int packed;
+    cn_tensor wp;
     int calibrated;
 } cn_unit;
 

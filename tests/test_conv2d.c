@@ -132,7 +132,11 @@ int main(void)
         return 1;
     tu_rng r = tu_seed(5);
     for (int i = 0; i < NCASES; i++)
-        conv_run_case(ctx, &r, &cases[i]);
+        for (int packed = 0; packed < 2; packed++) { /* plain and packed weight layouts */
+            conv_case c = cases[i];
+            c.packed = packed;
+            conv_run_case(ctx, &r, &c);
+        }
     test_rejections(ctx);
     bench(ctx, &r, 1, 64, 96, 64);
     bench(ctx, &r, 64, 128, 48, 32);

@@ -1,6 +1,7 @@
 /* conv3d against the double reference on odd shapes with every fused feature, shape rejections, and GFLOP/s on S3D-like layers. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "conv_ref.h"
@@ -172,6 +173,40 @@ static void test_dense_append(cn_ctx *ctx, tu_rng *r)
     free(z), free(w), free(sc), free(sf), free(got), free(want), free(mag);
 }
 
+/* A packed weight made under one tuning is ignored under another whose block
+ * differs: the conv then reads the plain weight, bit for bit as without it. */
+static void test_stale_pack(cn_ctx *ctx, tu_rng *r)
+{
+    const int64_t xs[5] = {1, 6, 2, 5, 9}, ws[5] = {7, 6, 1, 3, 3}, taps = 9;
+    float *x = tu_rand_array(r, 540, -1, 1), *w = tu_rand_array(r, 378, -0.2, 0.2);
+    int64_t ps[3];
+    TU_OK(cn_conv_pack_shape(7, 6, taps, ps));
+    float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
+    TU_OK(cn_conv_pack(w, 7, 6, taps, hp));
+    cn_tensor tx = {0}, tw = {0}, tp = {0}, y1 = {0}, y2 = {0};
+    TU_OK(cn_tensor_from_host(ctx, &tx, 5, xs, x));
+    TU_OK(cn_tensor_from_host(ctx, &tw, 5, ws, w));
+    TU_OK(cn_tensor_from_host(ctx, &tp, 3, ps, hp));
+    TU_OK(cn_conv_set_tuning("-DR_RM=3"));
+    const int64_t ys[5] = {1, 7, 2, 5, 9};
+    TU_OK(cn_tensor_alloc(ctx, &y1, 5, ys));
+    TU_OK(cn_tensor_alloc(ctx, &y2, 5, ys));
+    cn_conv_args a = {0};
+    a.x = &tx, a.w = &tw, a.y = &y1, a.pad[1] = a.pad[2] = 1;
+    TU_OK(cn_conv3d(ctx, &a));
+    a.y = &y2, a.w_packed = &tp;
+    TU_OK(cn_conv3d(ctx, &a));
+    float *g1 = malloc(630 * sizeof *g1), *g2 = malloc(630 * sizeof *g2);
+    TU_OK(cn_tensor_download(ctx, &y1, g1));
+    TU_OK(cn_tensor_download(ctx, &y2, g2));
+    TU_CHECK(memcmp(g1, g2, 630 * sizeof *g1) == 0, "a pack of another block size is ignored");
+    TU_OK(cn_conv_set_tuning(NULL));
+    cn_tensor *ts[] = {&tx, &tw, &tp, &y1, &y2};
+    for (int i = 0; i < 5; i++)
+        cn_tensor_release(ctx, ts[i]);
+    free(x), free(w), free(hp), free(g1), free(g2);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -261,17 +296,23 @@ int main(void)
         return 1;
     tu_rng r = tu_seed(3);
     printf("tuning: %s\n", cn_conv_tuning());
-    for (int i = 0; i < NCASES; i++)
-        conv_run_case(ctx, &r, &cases[i]);
-    for (size_t t = 0; t < sizeof tunings / sizeof tunings[0]; t++) {
-        TU_OK(cn_conv_set_tuning(tunings[t]));
-        printf("tuning: %s\n", cn_conv_tuning());
+    /* every case with the plain and with the packed weight layout */
+    for (size_t t = 0; t <= sizeof tunings / sizeof tunings[0]; t++) {
+        if (t > 0) {
+            TU_OK(cn_conv_set_tuning(tunings[t - 1]));
+            printf("tuning: %s\n", cn_conv_tuning());
+        }
         for (int i = 0; i < NCASES; i++)
-            conv_run_case(ctx, &r, &cases[i]);
+            for (int packed = 0; packed < 2; packed++) {
+                conv_case c = cases[i];
+                c.packed = packed;
+                conv_run_case(ctx, &r, &c);
+            }
     }
     TU_OK(cn_conv_set_tuning(NULL));
     test_rejections(ctx);
     test_dense_append(ctx, &r);
+    test_stale_pack(ctx, &r);
 
     const int t8[3] = {8, 28, 48}, k1[3] = {1, 1, 1}, k133[3] = {1, 3, 3}, k311[3] = {3, 1, 1};
     const int p0[3] = {0, 0, 0}, p011[3] = {0, 1, 1}, p100[3] = {1, 0, 0};

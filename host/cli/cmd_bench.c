@@ -17,7 +17,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: caspnet bench [--weights W.safetensors] [--device D|all] [--size HxW]\n"
             "                     [--reps N] [--batches 1,2,4] [--attention linear|quadratic]\n"
-            "                     [--json FILE] [--conv-tuning \"-DNAME=V ...\"]\n\n"
+            "                     [--json FILE] [--conv-tuning \"-DNAME=V ...\"] [--layers N]\n\n"
             "Times the engine on each selected device (--device all: every device): one\n"
             "warm-up pass, then N timed passes (default 5) of one clip of 16 x H x W (default\n"
             "224 x 384), reporting min / median / max seconds per clip, a table per layer\n"
@@ -29,7 +29,8 @@ static void usage(FILE *f)
             "bandwidth, so every figure can be read against the device's own ceiling.\n"
             "Without --weights, random av weights are used (timing does not depend on them).\n"
             "--conv-tuning overrides the -D tuning macros of cl/conv3d.cl (documented there)\n"
-            "for this run, to try a variant on the whole model.\n");
+            "for this run, to try a variant on the whole model. --layers N also lists the N\n"
+            "layers (profiling tags) that took the most device time in the last timed pass.\n");
 }
 
 static double now(void)
@@ -111,9 +112,27 @@ typedef struct group_time {
     double t[64];
 } group_time;
 
-static int bench_device(const char *device, const char *weights, int H, int W, int reps,
-                        const int *batches, int nb, cn_attention_mode att, cJSON *jdevs)
+static int by_seconds_desc(const void *a, const void *b)
 {
+    const cn_prof_entry *x = a, *y = b;
+    return (x->seconds < y->seconds) - (x->seconds > y->seconds);
+}
+
+/* The n launches (group, tag) of one pass that took the most device time. */
+static void print_layers(cn_prof_entry *pe, int np, int n, double total)
+{
+    qsort(pe, (size_t)np, sizeof *pe, by_seconds_desc);
+    printf("%-14s %-40s %8s %10s %7s\n", "layer group", "layer (tag)", "launches", "ms", "share");
+    for (int i = 0; i < np && i < n; i++)
+        printf("%-14s %-40s %8d %10.2f %6.1f%%\n", pe[i].group[0] ? pe[i].group : "(other)", pe[i].tag,
+               pe[i].launches, pe[i].seconds * 1e3, total > 0 ? 100.0 * pe[i].seconds / total : 0.0);
+}
+
+static int bench_device(const char *device, const char *weights, int H, int W, int reps,
+                        const int *batches, int nb, cn_attention_mode att, int layers, cJSON *jdevs)
+{
+    cn_prof_entry *last = NULL; /* the last timed pass, for --layers */
+    int nlast = 0;
     cn_engine_opts eo = {0};
     eo.device = device;
     eo.profiling = 1;
@@ -194,7 +213,10 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
             if (g < 40 && r < 64)
                 gt[g].t[r] += pe[i].seconds;
         }
-        free(pe);
+        if (r == reps - 1 && layers > 0)
+            last = pe, nlast = np;
+        else
+            free(pe);
     }
     uint64_t peak = cn_engine_peak_bytes(e);
     double mn = 1e30, mx = 0;
@@ -218,6 +240,8 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
                gmed[g] > 0 ? gt[g].flops * 1e-9 / gmed[g] : 0.0, 100.0 * gmed[g] / total_dev);
     printf("%-14s %10.1f %9.2f %9.1f %6.1f%%  (device time; wall median %.1f ms)\n", "total",
            total_dev * 1e3, total_fl * 1e-9, total_fl * 1e-9 / total_dev, 100.0, med * 1e3);
+    if (last)
+        print_layers(last, nlast, layers, total_dev);
     cJSON *jd = cJSON_CreateObject();
     cJSON_AddStringToObject(jd, "device", cn_engine_device(e));
     cJSON_AddNumberToObject(jd, "gemm_gflops", gemm);
@@ -269,6 +293,7 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
     cJSON_AddItemToArray(jdevs, jd);
     ok = 1;
 done:
+    free(last);
     free(gt);
     free(clip);
     free(mel);
@@ -280,19 +305,20 @@ done:
 int cmd_bench(int argc, char **argv)
 {
     const char *weights = NULL, *device = NULL, *size = "224x384", *reps_s = "5", *bs = "1,2,4",
-               *att = "linear", *json = NULL, *conv_tuning = NULL;
+               *att = "linear", *json = NULL, *conv_tuning = NULL, *layers_s = "0";
     const cli_opt opts[] = {CLI_VALUE("--weights", &weights), CLI_VALUE("--device", &device),
                             CLI_VALUE("--size", &size),       CLI_VALUE("--reps", &reps_s),
                             CLI_VALUE("--batches", &bs),      CLI_VALUE("--attention", &att),
                             CLI_VALUE("--json", &json),       CLI_VALUE("--conv-tuning", &conv_tuning),
-                            CLI_END};
+                            CLI_VALUE("--layers", &layers_s), CLI_END};
     const cli_cmd cmd = {.name = "bench", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED};
     int parsed = cli_parse(&cmd, argc, argv);
     if (parsed >= 0)
         return parsed;
     long reps;
     int H, W;
-    if (!cli_int("--reps", reps_s, 1, 64, &reps))
+    long layers;
+    if (!cli_int("--reps", reps_s, 1, 64, &reps) || !cli_int("--layers", layers_s, 0, 100000, &layers))
         return 2;
     if (conv_tuning && cn_conv_set_tuning(conv_tuning) != CN_OK) {
         cli_error("bench: %s", cn_last_error());
@@ -333,12 +359,12 @@ int cmd_bench(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             char idx[16];
             snprintf(idx, sizeof idx, "%d", list[i].index);
-            ok &= bench_device(idx, weights, H, W, (int)reps, batches, nb, am, devs);
+            ok &= bench_device(idx, weights, H, W, (int)reps, batches, nb, am, (int)layers, devs);
             any = 1;
         }
         free(list);
     } else {
-        ok = bench_device(device, weights, H, W, (int)reps, batches, nb, am, devs);
+        ok = bench_device(device, weights, H, W, (int)reps, batches, nb, am, (int)layers, devs);
         any = 1;
     }
     if (json && any) {

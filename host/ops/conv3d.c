@@ -234,13 +234,19 @@ static size_t pick_local(size_t rows, size_t cols)
     return ly;
 }
 
-int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[5],
+/* 1x1x1, stride 1, no padding: conv_pw, whose weight is always plain. */
+static int is_pw(const cn_conv_geom *g)
+{
+    return g->k[0] == 1 && g->k[1] == 1 && g->k[2] == 1 && g->s[0] == 1 && g->s[1] == 1 &&
+           g->s[2] == 1 && g->p[0] == 0 && g->p[1] == 0 && g->p[2] == 0 && g->To == g->T &&
+           g->Ho == g->H && g->Wo == g->W;
+}
+
+int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6],
                   const char *tag)
 {
     const int vw = opt_int("VW", 16);
-    const int pw = g->k[0] == 1 && g->k[1] == 1 && g->k[2] == 1 && g->s[0] == 1 &&
-                   g->s[1] == 1 && g->s[2] == 1 && g->p[0] == 0 && g->p[1] == 0 && g->p[2] == 0 &&
-                   g->To == g->T && g->Ho == g->H && g->Wo == g->W;
+    const int pw = is_pw(g);
     const int pre = (g->flags & (F_PSCALE | F_PSHIFT | F_PRELU)) != 0;
     char name[32];
     snprintf(name, sizeof name, "%s%s", pw ? "conv_pw" : "conv_row", pre ? "_pre" : "");
@@ -260,6 +266,8 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[5]
     CN_TRY(CN_ARG(k, ai, wbase)); ai++;
     for (int i = 0; i < 5; i++, ai++)
         CN_TRY(CN_ARG(k, ai, ws[i]));
+    const int wsb = ws[5] ? ws[5] : opt_int("R_RM", 16) * ws[0];
+    CN_TRY(CN_ARG(k, ai, wsb)); ai++;
     CN_TRY(CN_ARG(k, ai, bias)); ai++;
     CN_TRY(CN_ARG(k, ai, ps)); ai++;
     CN_TRY(CN_ARG(k, ai, sh)); ai++;
@@ -290,13 +298,55 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[5]
     return cn_launch(ctx, k, tag, 3, gl, lo);
 }
 
+int cn_conv_pack_block(void) { return opt_int("R_RM", 16); }
+
+int cn_conv_pack_shape(int64_t co, int64_t ci, int64_t taps, int64_t shape[3])
+{
+    const int64_t r = cn_conv_pack_block();
+    if (co < 1 || ci < 1 || taps < 1 || ci > INT_MAX / taps || (co + r - 1) / r > INT_MAX / (ci * taps * r))
+        return cn_fail(CN_ERR_ARG, "conv pack: bad sizes (%lld, %lld, %lld taps)", (long long)co,
+                       (long long)ci, (long long)taps);
+    shape[0] = (co + r - 1) / r;
+    shape[1] = ci * taps;
+    shape[2] = r;
+    return CN_OK;
+}
+
+int cn_conv_pack(const float *w, int64_t co, int64_t ci, int64_t taps, float *out)
+{
+    int64_t s[3];
+    CN_TRY(cn_conv_pack_shape(co, ci, taps, s));
+    const int64_t r = s[2];
+    for (int64_t b = 0; b < s[0]; b++)
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t c = 0; c < ci; c++) {
+                float *o = out + ((b * taps + t) * ci + c) * r;
+                for (int64_t i = 0; i < r; i++) {
+                    const int64_t m = b * r + i;
+                    o[i] = m < co ? w[(m * ci + c) * taps + t] : 0.0f;
+                }
+            }
+    return CN_OK;
+}
+
 static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
 {
     const char *op = mode == 1 ? "conv2d" : "conv3d";
     cn_conv_geom g;
     CN_TRY(cn_conv_prepare_(op, a, mode, 1, &g));
     const int ks = g.k[0] * g.k[1] * g.k[2];
-    const int ws[5] = {g.Ci * ks, ks, g.k[1] * g.k[2], g.k[2], 1};
+    int64_t ps[3];
+    const cn_tensor *wp = a->w_packed;
+    if (wp && !is_pw(&g) && cn_conv_pack_shape(g.Co, g.Ci, ks, ps) == CN_OK && wp->ndim == 3 &&
+        wp->shape[0] == ps[0] && wp->shape[1] == ps[1] && wp->shape[2] == ps[2] && wp->buf &&
+        wp->dtype == CN_F32 && wp->cap >= cn_tensor_bytes(wp)) {
+        /* (block, tap, ci, i): the R_RM weights a work-item reads together are adjacent */
+        const int r = (int)ps[2], rc = r * g.Ci;
+        const int ws[6] = {1, r, g.k[1] * g.k[2] * rc, g.k[2] * rc, rc, ks * rc};
+        g.w = wp->buf;
+        return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
+    }
+    const int ws[6] = {g.Ci * ks, ks, g.k[1] * g.k[2], g.k[2], 1, 0};
     return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
 }
 

@@ -31,6 +31,10 @@ typedef struct cn_conv_args {
     float alpha;
     int64_t x_c_off, y_c_off;
     const char *tag; /* profile name; NULL: the op's name */
+    /* Optional, conv3d/conv2d: the same weight as w in cn_conv_pack's layout.
+     * Used where the convolution is not 1x1x1-pointwise and its shape matches
+     * the current tuning's block (cn_conv_pack_shape); otherwise w is used. */
+    const cn_tensor *w_packed;
 } cn_conv_args;
 
 /* Details the description above leaves open, as implemented:
@@ -63,6 +67,18 @@ int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a);
 int cn_conv_set_tuning(const char *options);
 const char *cn_conv_tuning(void);
 
+/* Packed weights for the general (not 1x1x1) convolution kernel: w (co, ci,
+ * taps) with taps = kT*kH*kW becomes (ceil(co/R), taps, ci, R), R being the
+ * tuning's output-channel block (R_RM, cn_conv_pack_block()), zero past co,
+ * so the R weights a work-item reads for one (tap, ci) are adjacent instead
+ * of ci*taps floats apart. The packed tensor's shape is
+ * (ceil(co/R), taps*ci, R) (cn_conv_pack_shape); out holds its numel floats,
+ * written by the caller to a device tensor of that shape. A packed weight
+ * made under another tuning no longer matches and is ignored. */
+int cn_conv_pack_block(void);
+int cn_conv_pack_shape(int64_t co, int64_t ci, int64_t taps, int64_t shape[3]);
+int cn_conv_pack(const float *w, int64_t co, int64_t ci, int64_t taps, float *out);
+
 /* ---- internal: shared by host/ops/conv3d.c and conv_transpose3d.c ---------- */
 
 /* A validated convolution, every size as the kernels take it: input
@@ -81,8 +97,10 @@ typedef struct cn_conv_geom {
 int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, cn_conv_geom *g);
 /* Runs the implicit-GEMM kernels of cl/conv3d.cl. The weight element for
  * (output channel m, input channel c, tap t,h,w) is
- * w[wbase + m*ws[0] + c*ws[1] + t*ws[2] + h*ws[3] + w*ws[4]]. */
-int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[5],
+ * w[wbase + (m/R)*ws[5] + (m%R)*ws[0] + c*ws[1] + t*ws[2] + h*ws[3] + w*ws[4]]
+ * in the general kernel (R = its output-channel block; ws[5] 0 means R*ws[0],
+ * a plain layout) and w[wbase + m*ws[0] + c*ws[1]] in the pointwise one. */
+int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6],
                   const char *tag);
 
 #endif

@@ -19,7 +19,7 @@ int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a)
         cn_conv_geom e = g;
         for (int i = 0; i < 3; i++)
             e.p[i] = g.d[i] * (g.k[i] - 1) - g.p[i];
-        const int ws[5] = {ks, g.Co * ks, -g.k[1] * g.k[2], -g.k[2], -1};
+        const int ws[6] = {ks, g.Co * ks, -g.k[1] * g.k[2], -g.k[2], -1, 0};
         return cn_conv_gemm_(ctx, &e, ks - 1, ws, tag);
     }
     cl_kernel k;

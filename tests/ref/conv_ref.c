@@ -187,7 +187,27 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     shape_of(cc->mode, c.transposed ? c.Ci : c.Co, c.transposed ? c.Co : c.Ci, k3, ws);
     shape_of(cc->mode, c.N, c.Cy, out, ys);
     shape_of(cc->mode, c.N, c.Co, out, rs);
-    cn_tensor tx = upload(ctx, nd, xs, x), tw = upload(ctx, nd, ws, w);
+    /* packed: the kernel must read the packed copy, so the plain weight
+     * holds NaN wherever the packed one is used (pointwise convs never are) */
+    const int pw = c.k[0] == 1 && c.k[1] == 1 && c.k[2] == 1 && c.s[0] == 1 && c.s[1] == 1 &&
+                   c.s[2] == 1 && c.p[0] == 0 && c.p[1] == 0 && c.p[2] == 0;
+    const int packed = cc->packed && !c.transposed;
+    cn_tensor tx = upload(ctx, nd, xs, x), tw = {0}, twp = {0};
+    if (packed) {
+        int64_t ps[3];
+        TU_OK(cn_conv_pack_shape(c.Co, c.Ci, ks, ps));
+        float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
+        TU_OK(cn_conv_pack(w, c.Co, c.Ci, ks, hp));
+        twp = upload(ctx, 3, ps, hp);
+        free(hp);
+        float *nan = malloc((size_t)nw * sizeof *nan);
+        for (int64_t i = 0; i < nw; i++)
+            nan[i] = pw ? w[i] : NAN;
+        tw = upload(ctx, nd, ws, nan);
+        free(nan);
+    } else {
+        tw = upload(ctx, nd, ws, w);
+    }
     cn_tensor tb = upload(ctx, 1, &c.Co, bias), tr = upload(ctx, nd, rs, res);
     cn_tensor tps = upload(ctx, 1, &c.Ci, psc), tsh = upload(ctx, 1, &c.Ci, psh);
     tu_guarded g;
@@ -196,6 +216,7 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
 
     cn_conv_args a = {0};
     a.x = &tx, a.w = &tw, a.y = &g.t;
+    a.w_packed = packed ? &twp : NULL;
     a.bias = cc->bias ? &tb : NULL;
     a.pre_scale = cc->pre_scale ? &tps : NULL;
     a.pre_shift = cc->pre_shift ? &tsh : NULL;
@@ -245,11 +266,11 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     const double alpha = cc->alpha != 0 ? fabs(cc->alpha) : 1.0;
     const double atol = 1e-6 * sqrt((double)K) * smax * alpha + 1e-7, rtol = 1e-5;
     char what[160];
-    snprintf(what, sizeof what, "%s (%.1f ms)", cc->name, dt * 1e3);
+    snprintf(what, sizeof what, "%s%s (%.1f ms)", cc->name, packed ? " [packed weight]" : "", dt * 1e3);
     tu_compare(what, got, want, ny, atol, rtol);
 
-    cn_tensor *ts[] = {&tx, &tw, &tb, &tr, &tps, &tsh};
-    for (int i = 0; i < 6; i++)
+    cn_tensor *ts[] = {&tx, &tw, &twp, &tb, &tr, &tps, &tsh};
+    for (int i = 0; i < 7; i++)
         cn_tensor_release(ctx, ts[i]);
     tu_guarded_free(&g);
     free(x), free(w), free(bias), free(psc), free(psh), free(res), free(prefill);

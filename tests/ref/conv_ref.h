@@ -47,6 +47,7 @@ typedef struct conv_case {
     int bias, pre_scale, pre_shift, pre_relu, relu;
     int residual; /* 0 none, 1 separate tensor, 2 y itself (in place) */
     float alpha;
+    int packed; /* modes 0/1: also pass the weight packed (cn_conv_pack) */
 } conv_case;
 
 /* Returns the number of failed checks it added to tu_failures. */
