@@ -28,6 +28,10 @@ static const pool_case cases[] = {
     {"k2,3,1 s1,2,3 p1,1,0", 3, 2, 3, {6, 9, 10}, {2, 3, 1}, {1, 2, 3}, {1, 1, 0}},
     {"window = input", 3, 2, 3, {3, 5, 7}, {3, 5, 7}, {1, 1, 1}, {0, 0, 0}},
     {"k4 s3 p2", 3, 1, 2, {7, 13, 8}, {4, 4, 4}, {3, 3, 3}, {2, 2, 2}},
+    /* rows long enough for the vector path (and its ragged last block) */
+    {"k3 s1 p1 wide rows 53", 3, 2, 3, {3, 5, 53}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}},
+    {"k1,3,3 s1,2,2 p0,1,1 wide rows 101", 3, 1, 3, {2, 7, 101}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}},
+    {"k2,3,5 s1,1,3 p1,1,2 wide rows 70", 3, 1, 2, {3, 4, 70}, {2, 3, 5}, {1, 1, 3}, {1, 1, 2}},
     /* VGGish MaxPool2d(2) and odd 2D sizes */
     {"vggish 2d k2 s2 96x64", 2, 3, 13, {0, 96, 64}, {0, 2, 2}, {0, 2, 2}, {0, 0, 0}},
     {"2d k2 s2 odd 11x9", 2, 2, 13, {0, 11, 9}, {0, 2, 2}, {0, 2, 2}, {0, 0, 0}},
@@ -96,6 +100,24 @@ static void test_nan(cn_ctx *ctx)
     TU_OK(cn_tensor_download(ctx, &ty, got));
     TU_CHECK(isnan(got[0]) && got[1] == 7.0f && got[2] == 13.0f && got[3] == 15.0f,
              "NaN propagation: got %g %g %g %g", got[0], got[1], got[2], got[3]);
+    cn_tensor_release(ctx, &tx);
+    cn_tensor_release(ctx, &ty);
+    /* the same in the vector path: a NaN mid-row of a 3 x 40 map, 3x3 window */
+    float xw[120];
+    for (int i = 0; i < 120; i++)
+        xw[i] = (float)(i % 7);
+    xw[40 + 20] = NAN;
+    TU_OK(cn_tensor_from_host(ctx, &tx, 4, (int64_t[]){1, 1, 3, 40}, xw));
+    TU_OK(cn_tensor_alloc(ctx, &ty, 4, (int64_t[]){1, 1, 3, 40}));
+    TU_OK(cn_maxpool2d(ctx, (int[]){3, 3}, (int[]){1, 1}, (int[]){1, 1}, &tx, &ty));
+    float gw[120];
+    TU_OK(cn_tensor_download(ctx, &ty, gw));
+    int bad = 0;
+    for (int i = 0; i < 120; i++) {
+        const int c = i % 40;
+        bad += (c >= 19 && c <= 21) != (isnan(gw[i]) != 0);
+    }
+    TU_CHECK(bad == 0, "NaN propagation in long rows: %d wrong outputs", bad);
     cn_tensor_release(ctx, &tx);
     cn_tensor_release(ctx, &ty);
 }
