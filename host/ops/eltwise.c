@@ -70,7 +70,8 @@ int cn_unary(cn_ctx *ctx, cn_unary_op op, float shift, const cn_tensor *x, cn_te
     CN_TRY(CN_ARG(k, 2, shift));
     CN_TRY(CN_ARG(k, 3, x->buf));
     CN_TRY(CN_ARG(k, 4, y->buf));
-    size_t g = ew_items(n), l = EW_WG;
+    size_t g = ((size_t)n + 15) / 16, l = EW_WG; /* 16 elements per work-item */
+    g = (g + l - 1) / l * l;
     return cn_launch(ctx, k, names[op], 1, &g, &l);
 }
 
