@@ -8,7 +8,8 @@
 /* Defaults measured on PoCL 3.1 (2-core AVX-512 EPYC) on the whole model at
  * 16 x 224 x 384 with `caspnet bench --conv-tuning` (bench/README.md): one
  * output row and 32 channels per work-item beat the kernel's own defaults
- * (2 rows, 16 channels; 3.36 s per clip) by 17% (2.80 s). No GPU has been
+ * (2 rows, 16 channels; 3.36 s per clip) by 17% (2.80 s); a second sweep
+ * with packed weights kept them (bench/README.md, 19:14 UTC). No GPU has been
  * measured: 32 x 16 accumulators per work-item may spill there. */
 #define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=32 -DR_NR=1 -DR_NV=1"
 
