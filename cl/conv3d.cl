@@ -343,3 +343,31 @@ inline void row_body(const int pre, CONV_ARGS)
 
 __kernel void conv_row(CONV_ARGS) { row_body(0, CONV_PASS); }
 __kernel void conv_row_pre(CONV_ARGS) { row_body(1, CONV_PASS); }
+
+/* ------------------------------------------------ epilogue after a GEMM */
+
+/* The pointwise convolution as a GEMM (host/ops/conv3d.c) leaves
+ * alpha*conv (+ the in-place residual) in y's window; this adds alpha*bias
+ * and applies the ReLU: y[n, yoff+m, l] for l < L, 16 per work-item.
+ * global (ceil(L/16), Co, N). */
+__kernel void conv_bias_act(const int L, const int Co, const int Cy, const int yoff,
+                            const int flags, const float alpha, __global const float *bias,
+                            __global float *y)
+{
+    const int l0 = get_global_id(0) * 16, m = get_global_id(1), n = get_global_id(2);
+    if (l0 >= L || m >= Co)
+        return;
+    __global float *p = y + ((long)n * Cy + yoff + m) * L + l0;
+    const float b = (flags & F_BIAS) ? alpha * bias[m] : 0.0f;
+    if (l0 + 16 <= L) {
+        float16 v = vload16(0, p) + b;
+        if (flags & F_RELU)
+            v = fmax(v, (float16)(0.0f));
+        vstore16(v, 0, p);
+    } else {
+        for (int l = 0; l < L - l0; l++) {
+            float v = p[l] + b;
+            p[l] = (flags & F_RELU) ? fmax(v, 0.0f) : v;
+        }
+    }
+}

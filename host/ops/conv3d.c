@@ -1,5 +1,6 @@
 /* Host launchers for cl/conv3d.cl: conv3d and conv2d (a conv3d with T = kT = 1), shape validation shared with the transposed convolution. */
 #include "conv3d.h"
+#include "gemm.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -330,11 +331,55 @@ int cn_conv_pack(const float *w, int64_t co, int64_t ci, int64_t taps, float *ou
     return CN_OK;
 }
 
+/* A pointwise convolution without pre-activation is a GEMM per batch item:
+ * y[n] (Co x L) = w (Co x Ci) x[n] (Ci x L), channel windows as offsets and
+ * batch strides. cn_gemm's kernel is register-blocked and K-tiled for this
+ * (measured on PoCL: 146 GFLOP/s on 256 x 43008 x 256 against conv_pw's
+ * 69). An in-place residual is its beta = 1; bias and ReLU follow in one
+ * pass over the window. */
+static int pw_as_gemm(const cn_conv_geom *g)
+{
+    const int res_in_place = g->res == g->y && g->roff == g->yoff && g->Cr == g->Cy;
+    return !(g->flags & (F_PSCALE | F_PSHIFT | F_PRELU)) && (!(g->flags & F_RES) || res_in_place);
+}
+
+static int conv_pw_gemm(cn_ctx *ctx, const cn_conv_args *a, const cn_conv_geom *g, const char *tag)
+{
+    const int64_t L = (int64_t)g->T * g->H * g->W;
+    cn_gemm_desc d = {0};
+    d.M = g->Co, d.N = L, d.K = g->Ci;
+    d.alpha = g->alpha, d.beta = (g->flags & F_RES) ? 1.0f : 0.0f;
+    d.lda = g->Ci, d.ldb = L, d.ldc = L;
+    d.off_b = (int64_t)g->xoff * L, d.off_c = (int64_t)g->yoff * L;
+    d.batch = g->N, d.stride_b = (int64_t)g->Cx * L, d.stride_c = (int64_t)g->Cy * L;
+    d.tag = tag;
+    CN_TRY(cn_gemm(ctx, &d, g->w, cn_tensor_bytes(a->w), g->x, cn_tensor_bytes(a->x), g->y,
+                   cn_tensor_bytes(a->y)));
+    if (!(g->flags & (F_BIAS | F_RELU)))
+        return CN_OK;
+    cl_kernel k;
+    CN_TRY(cn_kernel(ctx, "conv3d", conv_opts, "conv_bias_act", &k));
+    const int iL = (int)L, flags = g->flags & (F_BIAS | F_RELU);
+    cl_mem bias = g->bias ? g->bias : g->y; /* unread without F_BIAS */
+    CN_TRY(CN_ARG(k, 0, iL));
+    CN_TRY(CN_ARG(k, 1, g->Co));
+    CN_TRY(CN_ARG(k, 2, g->Cy));
+    CN_TRY(CN_ARG(k, 3, g->yoff));
+    CN_TRY(CN_ARG(k, 4, flags));
+    CN_TRY(CN_ARG(k, 5, g->alpha));
+    CN_TRY(CN_ARG(k, 6, bias));
+    CN_TRY(CN_ARG(k, 7, g->y));
+    size_t gl[3] = {((size_t)L + 15) / 16, (size_t)g->Co, (size_t)g->N}, lo[3] = {1, 1, 1};
+    return cn_launch(ctx, k, tag, 3, gl, lo);
+}
+
 static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
 {
     const char *op = mode == 1 ? "conv2d" : "conv3d";
     cn_conv_geom g;
     CN_TRY(cn_conv_prepare_(op, a, mode, 1, &g));
+    if (is_pw(&g) && pw_as_gemm(&g))
+        return conv_pw_gemm(ctx, a, &g, a->tag ? a->tag : op);
     const int ks = g.k[0] * g.k[1] * g.k[2];
     int64_t ps[3];
     const cn_tensor *wp = a->w_packed;
