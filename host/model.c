@@ -76,14 +76,19 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
         char name[80];
         snprintf(name, sizeof name, "%s.weight", u->key);
         const cn_weight *t = cn_weights_get(w, name);
-        CN_TRY(sub_tensor(m, &u->w, &off, align, t->numel, t->ndim, t->shape));
         int64_t taps = 1, ps[3];
         for (int d = 2; d < t->ndim; d++)
             taps *= t->shape[d];
         u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
         if (u->packed) {
+            /* every conv of such a unit reads wp, so w is only a view with the
+             * plain shape over wp's buffer (not a second copy of the weights) */
             CN_TRY(cn_conv_pack_shape(u->co, u->ci, taps, ps));
             CN_TRY(sub_tensor(m, &u->wp, &off, align, ps[0] * ps[1] * ps[2], 3, ps));
+            if (m->block)
+                cn_tensor_wrap(&u->w, u->wp.buf, (size_t)t->numel * sizeof(float), t->ndim, t->shape);
+        } else {
+            CN_TRY(sub_tensor(m, &u->w, &off, align, t->numel, t->ndim, t->shape));
         }
         if (u->has_bias)
             CN_TRY(sub_tensor(m, &u->b, &off, align, u->co, 1, &u->co));
@@ -272,7 +277,7 @@ int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
 int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a)
 {
     a->w = &u->w;
-    a->w_packed = NULL;
+    a->w_packed = u->packed ? &u->wp : NULL;
     a->bias = NULL;
     if (!a->tag)
         a->tag = u->key;

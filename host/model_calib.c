@@ -61,8 +61,9 @@ int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
     } else {
         memcpy(hw, wt->data, (size_t)n * sizeof *hw);
     }
-    st = write_f(m, &u->w, hw);
-    if (st == CN_OK && u->packed) { /* the packed copy always equals w */
+    if (!u->packed)
+        st = write_f(m, &u->w, hw);
+    else { /* w is a view of wp: the weights exist only packed */
         float *hp = malloc(cn_tensor_bytes(&u->wp));
         st = hp ? cn_conv_pack(hw, u->co, u->ci, n / u->co / u->ci, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
         if (st == CN_OK)

@@ -25,8 +25,10 @@ typedef struct cn_unit {
     int permute_vggish;/* columns reordered from (h, w, c) to (c, h, w) */
     int64_t co, ci;    /* output / input channels */
     cn_tensor w, b, ps, pt; /* device views into the weight allocation */
-    /* Convolutions with more than one tap also keep w in cn_conv_pack's
-     * layout (wp), which the general conv kernel reads a block at a time. */
+    /* Convolutions with more than one tap hold their weight only in
+     * cn_conv_pack's layout (wp), which the general conv kernel reads a block
+     * at a time; w is then a borrowed view of wp's buffer with the plain shape,
+     * for validation (cn_conv3d refuses it if the tuning changed since). */
     int packed;
     cn_tensor wp;
     int calibrated;

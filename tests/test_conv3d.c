@@ -209,7 +209,22 @@ static void test_stale_pack(cn_ctx *ctx, tu_rng *r)
     TU_OK(cn_tensor_download(ctx, &y1, g1));
     TU_OK(cn_tensor_download(ctx, &y2, g2));
     TU_CHECK(memcmp(g1, g2, 630 * sizeof *g1) == 0, "a pack of another block size is ignored");
+    /* a caller that keeps only the packed copy (w a view of its buffer, as the
+     * model does) gets an error under another tuning, and the right result
+     * under the one it packed for */
+    cn_tensor shell = {0};
+    cn_tensor_wrap(&shell, tp.buf, 378 * sizeof(float), 5, ws);
+    a.w = &shell, a.y = &y2;
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    TU_CHECK(strstr(cn_last_error(), "held only packed") != NULL, "stale packed-only weight: %s",
+             cn_last_error());
     TU_OK(cn_conv_set_tuning(NULL));
+    TU_OK(cn_conv3d(ctx, &a));
+    TU_OK(cn_tensor_download(ctx, &y2, g2));
+    double worst = 0;
+    for (int i = 0; i < 630; i++)
+        worst = fmax(worst, fabs((double)g1[i] - g2[i]));
+    TU_CHECK(worst < 1e-5, "packed-only weight under its own tuning: max diff %g", worst);
     cn_tensor *ts[] = {&tx, &tw, &tp, &y1, &y2};
     for (int i = 0; i < 5; i++)
         cn_tensor_release(ctx, ts[i]);

@@ -392,6 +392,11 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
         g.w = wp->buf;
         return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
     }
+    if (wp && wp->buf == a->w->buf)
+        return cn_fail(CN_ERR_ARG, "%s: the weight is held only packed, for blocks of %lld output "
+                       "channels, and the tuning now uses %d (%s): reload the weights after "
+                       "changing the tuning", op, wp->ndim == 3 ? (long long)wp->shape[2] : -1LL,
+                       cn_conv_pack_block(), a->tag ? a->tag : op);
     const int ws[6] = {g.Ci * ks, ks, g.k[1] * g.k[2], g.k[2], 1, 0};
     return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
 }

@@ -74,7 +74,9 @@ const char *cn_conv_tuning(void);
  * of ci*taps floats apart. The packed tensor's shape is
  * (ceil(co/R), taps*ci, R) (cn_conv_pack_shape); out holds its numel floats,
  * written by the caller to a device tensor of that shape. A packed weight
- * made under another tuning no longer matches and is ignored. */
+ * made under another tuning no longer matches and is ignored (w is used),
+ * unless w shares the packed tensor's buffer (a caller that keeps only the
+ * packed copy): that is an error (CN_ERR_ARG), never a silent misread. */
 int cn_conv_pack_block(void);
 int cn_conv_pack_shape(int64_t co, int64_t ci, int64_t taps, int64_t shape[3]);
 int cn_conv_pack(const float *w, int64_t co, int64_t ci, int64_t taps, float *out);
