@@ -134,18 +134,6 @@ static int same_shape(const conv_layer *a, const conv_layer *b)
            !memcmp(a->thw, b->thw, sizeof a->thw);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Uniform in [-a, a) from a fixed LCG: reproducible, and the values only
  * need to be finite and not denormal. */
 static void rand_fill(float *v, int64_t n, float a, uint32_t *state)
@@ -242,7 +230,7 @@ static int bench_group(cn_ctx *ctx, conv_group *g, int reps, uint32_t *seed)
         const double macs = (double)ys[1] * (double)(ys[2] * ys[3] * ys[4]) * (double)l->ci *
                             (double)(l->k[0] * l->k[1] * l->k[2]);
         g->gflop = 2.0 * macs * 1e-9;
-        g->ms = median(v, reps) * 1e3;
+        g->ms = cn_median(v, reps) * 1e3;
     }
     free(v);
     cn_tensor_release(ctx, &x), cn_tensor_release(ctx, &w), cn_tensor_release(ctx, &wp);

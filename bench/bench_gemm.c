@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ops.h"
 
@@ -59,25 +58,6 @@ static int parse_shape(const char *s, shape *out)
     return 1;
 }
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int marker(cn_ctx *ctx, cl_event *ev)
 {
     return CN_CL(clEnqueueMarkerWithWaitList(cn_ctx_queue(ctx), 0, NULL, ev));
@@ -100,14 +80,14 @@ static int run_once(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem *bufs, size_t *by
     int ne = 0;
     CN_TRY(cn_prof_collect(ctx, &e, &ne)); /* drop what earlier calls recorded */
     free(e);
-    double t0 = wall();
+    double t0 = cn_seconds();
     CN_TRY(marker(ctx, &m0));
     int st = cn_gemm(ctx, d, bufs[0], bytes[0], bufs[1], bytes[1], bufs[2], bytes[2]);
     if (st == CN_OK)
         st = marker(ctx, &m1);
     if (st == CN_OK)
         st = cn_ctx_finish(ctx);
-    *wall_s = wall() - t0;
+    *wall_s = cn_seconds() - t0;
     if (st == CN_OK)
         st = cn_prof_collect(ctx, &e, &ne);
     if (st == CN_OK) {
@@ -182,7 +162,7 @@ static int bench_shape(cn_ctx *ctx, const shape *s, int runs, int which)
         if (first != expect || last != expect)
             printf("%-26s %-8s WRONG RESULT: C[0] = %g, C[end] = %g, want %g\n", name,
                    cn_gemm_backend_name(bes[b]), first, last, expect);
-        double md = median(dv, runs), mw = median(wv, runs);
+        double md = cn_median(dv, runs), mw = cn_median(wv, runs);
         printf("%-26s %-8s %9.3f ms %8.2f GFLOP/s   (wall %9.3f ms %8.2f GFLOP/s, first run "
                "%.0f ms)\n", name, cn_gemm_backend_name(bes[b]), md * 1e3, flop / md * 1e-9,
                mw * 1e3, flop / mw * 1e-9, warm_w * 1e3);

@@ -6,18 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Options every program gets: the portable language level we promise. */
 #define CN_BASE_OPTIONS "-cl-std=CL1.2"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
@@ -152,7 +144,7 @@ static int build_program(cn_ctx *ctx, const char *name, const char *extra, cl_pr
     char *text = program_text(src, &len);
     if (!text)
         return cn_fail(CN_ERR_OOM, "out of host memory building '%s'", name);
-    double t0 = now_s();
+    double t0 = cn_seconds();
     char path[1200] = "";
     if (ctx->cache_dir[0]) {
         cache_path(ctx, name, opts, text, len, path, sizeof path);
@@ -160,7 +152,7 @@ static int build_program(cn_ctx *ctx, const char *name, const char *extra, cl_pr
         if (p) {
             free(text);
             ctx->bstats.loaded_from_cache++;
-            ctx->bstats.build_seconds += now_s() - t0;
+            ctx->bstats.build_seconds += cn_seconds() - t0;
             *out = p;
             return CN_OK;
         }
@@ -186,7 +178,7 @@ static int build_program(cn_ctx *ctx, const char *name, const char *extra, cl_pr
         return st;
     }
     ctx->bstats.built_from_source++;
-    ctx->bstats.build_seconds += now_s() - t0;
+    ctx->bstats.build_seconds += cn_seconds() - t0;
     if (path[0])
         store_cached(ctx, p, path);
     *out = p;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void info_str(cl_device_id d, cl_device_info what, char *buf, size_t n)
 {
@@ -384,4 +385,23 @@ void cn_buffer_release(cn_ctx *ctx, cl_mem buf, size_t bytes)
         bytes = 4;
     clReleaseMemObject(buf);
     ctx->mem.current -= bytes;
+}
+
+double cn_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double cn_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }

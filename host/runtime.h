@@ -142,6 +142,14 @@ typedef struct cn_prof_entry {
  * clears the recorded events. *out is malloc'd; caller frees. */
 int cn_prof_collect(cn_ctx *ctx, cn_prof_entry **out, int *count);
 
+/* ---- host clock ------------------------------------------------------------- */
+
+/* Seconds on a monotonic clock; only differences mean anything. */
+double cn_seconds(void);
+/* Median of v[0..n), n >= 1 (the mean of the middle two when n is even);
+ * sorts v in place. */
+double cn_median(double *v, int n);
+
 /* ---- device memory accounting (used by tensor.c's arena) -------------------- */
 
 /* Creates a device buffer, honouring the test switches, and accounts its size. */

@@ -425,22 +425,32 @@ static void compare_metric(const cJSON *ref, const char *key, double ours, const
 
 /* Our loss and gradient against PyTorch autograd of the same formula. The
  * gradient is float32 here, so the bound is relative to its largest entry. */
-static void compare_autograd(const cJSON *ref, const float *g, int n, double loss, const char *label)
+/* Largest |ref[key][i] - g[i]| over i < n, and in *gmax the largest |ref|; the
+ * array must have n entries. */
+static double grad_diff(const cJSON *ref, const char *key, const float *g, int n, const char *label,
+                        double *gmax)
 {
-    compare_metric(ref, "loss_torch", loss, label);
-    const cJSON *gr = cJSON_GetObjectItemCaseSensitive(ref, "grad_torch");
-    CHECK(cJSON_GetArraySize(gr) == n, "%s: autograd gradient has %d entries", label, cJSON_GetArraySize(gr));
-    double worst = 0, gmax = 0;
+    const cJSON *gr = cJSON_GetObjectItemCaseSensitive(ref, key);
+    CHECK(cJSON_GetArraySize(gr) == n, "%s: %s has %d entries, not %d", label, key, cJSON_GetArraySize(gr), n);
+    double worst = 0;
     int i = 0;
     const cJSON *e;
+    *gmax = 0;
     cJSON_ArrayForEach(e, gr)
     {
         if (i < n) {
             worst = fmax(worst, fabs(e->valuedouble - g[i]));
-            gmax = fmax(gmax, fabs(e->valuedouble));
+            *gmax = fmax(*gmax, fabs(e->valuedouble));
         }
         i++;
     }
+    return worst;
+}
+
+static void compare_autograd(const cJSON *ref, const float *g, int n, double loss, const char *label)
+{
+    compare_metric(ref, "loss_torch", loss, label);
+    double gmax, worst = grad_diff(ref, "grad_torch", g, n, label, &gmax);
     printf("%s: loss gradient vs PyTorch autograd: max |diff| %.3e (max |g| %.3e)\n", label, worst, gmax);
     CHECK(worst <= 1e-6 * fmax(1.0, gmax), "%s: gradient differs from autograd by %g", label, worst);
 }
@@ -521,20 +531,7 @@ static void reference_case(int h, int w, map_kind kind, uint64_t seed, int label
         if (kind != MAP_CONSTANT) {
             CHECK_OK(cn_saliency_loss(P, Q, n, &v, g));
             compare_metric(ref, "loss", v, label);
-            const cJSON *gr = cJSON_GetObjectItemCaseSensitive(ref, "grad");
-            CHECK(cJSON_GetArraySize(gr) == n, "%s: reference gradient has %d entries", label,
-                  cJSON_GetArraySize(gr));
-            double worst = 0, gmax = 0;
-            int i = 0;
-            const cJSON *e;
-            cJSON_ArrayForEach(e, gr)
-            {
-                if (i < n) {
-                    worst = fmax(worst, fabs(e->valuedouble - g[i]));
-                    gmax = fmax(gmax, fabs(e->valuedouble));
-                }
-                i++;
-            }
+            double gmax, worst = grad_diff(ref, "grad", g, n, label, &gmax);
             printf("%s: loss gradient max |diff| %.3e (max |g| %.3e)\n", label, worst, gmax);
             CHECK(worst <= 1e-5 * fmax(1.0, gmax), "%s: loss gradient differs by %g", label, worst);
             if (have_torch)

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "caspnet.h"
 #include "cli.h"
@@ -33,25 +32,6 @@ static void usage(FILE *f)
             "layers (profiling tags) that took the most device time in the last timed pass.\n");
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Device ceilings: the best of 5 timed 1024^3 products and 256 MiB copies. */
 static int ceilings(cn_ctx *ctx, double *gemm_gfs, double *copy_gbs)
 {
@@ -72,12 +52,12 @@ static int ceilings(cn_ctx *ctx, double *gemm_gfs, double *copy_gbs)
     for (int r = 0; st == CN_OK && r < 6; r++) {
         cn_gemm_desc g = {0};
         g.M = g.N = g.K = n, g.alpha = 1, g.lda = g.ldb = g.ldc = n, g.tag = "ceiling.gemm";
-        double t0 = now();
+        double t0 = cn_seconds();
         st = cn_gemm(ctx, &g, a.buf, cn_tensor_bytes(&a), b.buf, cn_tensor_bytes(&b), c.buf, cn_tensor_bytes(&c));
         if (st == CN_OK)
             st = cn_ctx_finish(ctx);
         if (r > 0)
-            best = fmin(best, now() - t0);
+            best = fmin(best, cn_seconds() - t0);
     }
     *gemm_gfs = st == CN_OK ? 2.0 * (double)(n * n * n) / best * 1e-9 : 0;
     cn_tensor_release(ctx, &a);
@@ -91,12 +71,12 @@ static int ceilings(cn_ctx *ctx, double *gemm_gfs, double *copy_gbs)
         st = CN_CL(clEnqueueFillBuffer(cn_ctx_queue(ctx), s.buf, &zero, 4, 0, cn_tensor_bytes(&s), 0, NULL, NULL));
     best = 1e30;
     for (int r = 0; st == CN_OK && r < 6; r++) {
-        double t0 = now();
+        double t0 = cn_seconds();
         st = CN_CL(clEnqueueCopyBuffer(cn_ctx_queue(ctx), s.buf, d.buf, 0, 0, cn_tensor_bytes(&s), 0, NULL, NULL));
         if (st == CN_OK)
             st = cn_ctx_finish(ctx);
         if (r > 0)
-            best = fmin(best, now() - t0);
+            best = fmin(best, cn_seconds() - t0);
     }
     /* a copy reads and writes every byte */
     *copy_gbs = st == CN_OK ? 2.0 * (double)cn_tensor_bytes(&s) / best * 1e-9 : 0;
@@ -189,13 +169,13 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
     cn_engine_reset_peak(e);
     double *wall = calloc((size_t)reps, sizeof *wall);
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = cn_seconds();
         if (cn_engine_run(e, 1, H, W, clip, mel, sal) != CN_OK) {
             cli_error("bench: %s", cn_last_error());
             free(wall);
             goto done;
         }
-        wall[r] = now() - t0;
+        wall[r] = cn_seconds() - t0;
         cn_prof_collect(ctx, &pe, &np);
         const char *const *gn;
         const double *gf;
@@ -222,12 +202,12 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
     double mn = 1e30, mx = 0;
     for (int r = 0; r < reps; r++)
         mn = fmin(mn, wall[r]), mx = fmax(mx, wall[r]);
-    double med = median(wall, reps);
+    double med = cn_median(wall, reps);
     free(wall);
     double total_dev = 0, total_fl = 0;
     double *gmed = calloc((size_t)ngt, sizeof *gmed);
     for (int g = 0; g < ngt; g++) {
-        gmed[g] = median(gt[g].t, reps);
+        gmed[g] = cn_median(gt[g].t, reps);
         total_dev += gmed[g];
         total_fl += gt[g].flops;
     }
@@ -268,9 +248,9 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
         double ts[3];
         int failed = 0;
         for (int r = 0; r < 3 && !failed; r++) {
-            double t0 = now();
+            double t0 = cn_seconds();
             failed = cn_engine_run(e, b, H, W, clip, mel, sal) != CN_OK;
-            ts[r] = (now() - t0) / b;
+            ts[r] = (cn_seconds() - t0) / b;
             cn_prof_collect(ctx, &pe, &np);
             free(pe);
         }
@@ -278,7 +258,7 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
             printf("batch %d: %s (skipped)\n", b, cn_last_error());
             break;
         }
-        double m = median(ts, 3);
+        double m = cn_median(ts, 3);
         printf("batch %d: %.3f s per clip (median of 3)\n", b, m);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "batch", b);

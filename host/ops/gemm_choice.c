@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Two classes of products are timed and chosen for separately: skinny ones
@@ -225,13 +224,6 @@ static void write_choice(cn_ctx *ctx, const char *path, uint64_t key,
 
 /* ---- measurement --------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Representative products of the model: a batched attention-sized one, a
  * square one, and the VGGish fully connected layer's shape (a GEMV against a
  * batch of two, here with a quarter of its K to keep the probe short). */
@@ -265,11 +257,11 @@ static int time_one(cn_ctx *ctx, cn_gemm_backend be, const cn_gemm_desc *d, cl_m
     *best = 1e30;
     for (int r = 0; r <= PROBE_RUNS; r++) {
         CN_TRY(cn_ctx_finish(ctx));
-        double t0 = now_s();
+        double t0 = cn_seconds();
         CN_TRY(be == CN_GEMM_OWN ? cn_gemm_own_(ctx, d, A, B, C)
                                  : cn_gemm_clblast_(ctx, d, A, B, C));
         CN_TRY(cn_ctx_finish(ctx));
-        double t = now_s() - t0;
+        double t = cn_seconds() - t0;
         if (r > 0 && t < *best)
             *best = t;
     }
