@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modelspec.h"
-#include "ops.h"
+#include "model/modelspec.h"
+#include "ops/ops.h"
 
 /* The clip the model is specified for (spec section 2), batch 1. */
 enum { IN_T = 16, IN_H = 224, IN_W = 384, MAX_LAYERS = 128, MAX_NAMES = 16 };

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "ops/ops.h"
 
 typedef struct shape {
     long long M, N, K, batch;

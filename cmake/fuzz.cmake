@@ -12,32 +12,34 @@ if(CASPNET_FUZZ)
   # fuzzer is guided by the readers' branches, and ASan/UBSan so that a bad
   # read inside them is caught where it happens. PUBLIC link options carry the
   # sanitizer runtimes to everything that links libcaspnet (tests, program).
-  target_compile_options(caspnet PRIVATE -fsanitize=fuzzer-no-link ${CASPNET_FUZZ_SAN})
+  foreach(lib caspnet caspnet_io)
+    target_compile_options(${lib} PRIVATE -fsanitize=fuzzer-no-link ${CASPNET_FUZZ_SAN})
+    target_link_options(${lib} PUBLIC -fsanitize=address,undefined)
+  endforeach()
   # stb_image (compiled into video_frames.c) computes NULL + 0 on a PNG whose
   # first IDAT chunk is empty (and memcpy(NULL, p, 0) after it): undefined in C,
   # harmless in practice, and in
   # Debian's copy, which we do not patch; every other check stays on.
-  set_source_files_properties(${CMAKE_SOURCE_DIR}/host/video_frames.c PROPERTIES
+  set_source_files_properties(${CMAKE_SOURCE_DIR}/host/io/video_frames.c PROPERTIES
     COMPILE_OPTIONS -fno-sanitize=pointer-overflow,nonnull-attribute)
-  target_link_options(caspnet PUBLIC -fsanitize=address,undefined)
 
   file(GLOB CASPNET_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
   foreach(src IN LISTS CASPNET_FUZZ_SOURCES)
     get_filename_component(name ${src} NAME_WE)
-    # the WAV and frame targets go through host/audio.h and host/video.h;
+    # the WAV and frame targets go through host/io/audio.h and host/io/video.h;
     # without them there is nothing to fuzz yet
-    if(name STREQUAL "fuzz_wav" AND NOT EXISTS ${CMAKE_SOURCE_DIR}/host/audio.h)
-      message(STATUS "fuzz: host/audio.h not found, skipping fuzz_wav")
+    if(name STREQUAL "fuzz_wav" AND NOT EXISTS ${CMAKE_SOURCE_DIR}/host/io/audio.h)
+      message(STATUS "fuzz: host/io/audio.h not found, skipping fuzz_wav")
       continue()
     endif()
-    if(name STREQUAL "fuzz_image" AND NOT EXISTS ${CMAKE_SOURCE_DIR}/host/video.h)
-      message(STATUS "fuzz: host/video.h not found, skipping fuzz_image")
+    if(name STREQUAL "fuzz_image" AND NOT EXISTS ${CMAKE_SOURCE_DIR}/host/io/video.h)
+      message(STATUS "fuzz: host/io/video.h not found, skipping fuzz_image")
       continue()
     endif()
     add_executable(${name} ${src})
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer ${CASPNET_FUZZ_SAN})
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(${name} PRIVATE caspnet m)
+    target_link_libraries(${name} PRIVATE caspnet_io caspnet m)
     list(APPEND CASPNET_FUZZ_TARGETS ${name})
   endforeach()
 

@@ -2,12 +2,12 @@
 #ifndef CASPNET_H
 #define CASPNET_H
 
-#include "status.h"
-#include "runtime.h"
-#include "tensor.h"
-#include "weights.h"
-#include "model.h"
-#include "engine.h"
+#include "runtime/status.h"
+#include "runtime/runtime.h"
+#include "runtime/tensor.h"
+#include "model/weights.h"
+#include "model/model.h"
+#include "model/engine.h"
 
 #define CASPNET_VERSION "0.1.0"
 

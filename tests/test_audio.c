@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio.h"
-#include "status.h"
+#include "io/audio.h"
+#include "runtime/status.h"
 #include "testutil.h"
 
 #define PI 3.14159265358979323846

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset.h"
-#include "evalrun.h"
-#include "status.h"
-#include "synthdata.h"
+#include "eval/dataset.h"
+#include "eval/evalrun.h"
+#include "runtime/status.h"
+#include "eval/synthdata.h"
 #include "testutil.h"
 
 static char dir[1024];

@@ -5,7 +5,7 @@
 
 #include "caspnet.h"
 #include "testutil.h"
-#include "weights_init.h"
+#include "model/weights_init.h"
 
 int main(void)
 {

@@ -2,8 +2,8 @@
 # Fault paths of `caspnet forward`: a kernel that fails to build, device allocations that fail, a cap on device memory, an output that cannot be written, NaN in the weights; each gives one clear error, a non-zero exit, no crash, no partial file, and keeps an earlier output.
 # Usage (from CTest): test_faults.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 # Switches used (test-only, read by the library): CASPNET_TEST_BREAK_PROGRAM=<cl stem> appends a
-# syntax error to that program (host/progcache.c); CASPNET_TEST_FAIL_ALLOC=N fails the N-th device
-# allocation and CASPNET_TEST_MEM_CAP=BYTES fails those beyond the cap (host/runtime.c).
+# syntax error to that program (host/runtime/progcache.c); CASPNET_TEST_FAIL_ALLOC=N fails the N-th device
+# allocation and CASPNET_TEST_MEM_CAP=BYTES fails those beyond the cap (host/runtime/runtime.c).
 set -uo pipefail
 . "$(dirname "$0")/testlib.sh"
 export CASPNET_CACHE_DIR="$W/cache"
@@ -78,7 +78,7 @@ while [ $n -le 64 ]; do
       || bad "allocation $n: success without output"
     break
   fi
-  # the cause must survive the callers' context (host/model.c once garbled it, see issue 7)
+  # the cause must survive the callers' context (host/model/model.c once garbled it, see issue 7)
   check "allocation $n fails" "device allocation #$n of [0-9]* bytes failed (injected by CASPNET_TEST_FAIL_ALLOC)"
   [ ! -e "$O/out.npy" ] || bad "allocation $n fails: wrote out.npy"
   n=$((n + 1))

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "metrics.h"
-#include "status.h"
+#include "eval/metrics.h"
+#include "runtime/status.h"
 
 static int n_pass, n_fail;
 

@@ -1,6 +1,6 @@
 /* .npy tests: round trips, versions, dtype conversion, hostile headers, truncation, numpy. */
-#include "npy.h"
-#include "safetensors.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
 #include "testutil.h"
 
 #include <math.h>

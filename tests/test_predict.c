@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imageout.h"
-#include "predict.h"
+#include "io/imageout.h"
+#include "app/predict.h"
 #include "testutil.h"
 
 static void test_clips(void)

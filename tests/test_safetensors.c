@@ -1,6 +1,6 @@
 /* Safetensors tests: half conversions, round trips, hostile headers, truncation, atomic writes. */
 #define _XOPEN_SOURCE 700 /* setrlimit and SIGXFSZ for the interrupted-write test */
-#include "safetensors.h"
+#include "io/safetensors.h"
 #include "testutil.h"
 
 #include <math.h>

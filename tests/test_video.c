@@ -1,9 +1,10 @@
 /* Video input tests: frame folders (natural order, JPEG/PNG, bad frames), video files made here with ffmpeg (frames, rate, audio), missing ffmpeg, child reaping, the sample. */
-#include "audio.h"
-#include "sample.h"
+#include "io/audio.h"
+#include "io/imageout.h"
+#include "app/sample.h"
 #include "testutil.h"
-#include "video.h"
-#include "video_internal.h"
+#include "io/video.h"
+#include "io/video_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,9 +16,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* declarations only: libcaspnet carries the compiled copy */
-#include <stb/stb_image_write.h>
 
 #define FW 40
 #define FH 24
@@ -84,14 +82,14 @@ static void write_frame(const char *dir, const char *name, int k, int w, int h)
     const char *ext = strrchr(name, '.');
     int ok;
     if (strcmp(ext, ".png") == 0)
-        ok = stbi_write_png(p, w, h, 3, px, w * 3);
+        ok = cn_png_write(p, px, w, h, 3) == CN_OK;
     else {
         /* JPEG through ffmpeg: stb_image_write's JPEG encoder shifts negative
          * ints, which the sanitizer build rejects */
         char png[1100];
         snprintf(png, sizeof png, "%s.src.png", p);
         const char *args[] = {"-i", png, "-q:v", "2", p, NULL};
-        ok = stbi_write_png(png, w, h, 3, px, w * 3) && run_ffmpeg(args);
+        ok = cn_png_write(png, px, w, h, 3) == CN_OK && run_ffmpeg(args);
         unlink(png);
     }
     TU_CHECK(ok, "writing %s", p);

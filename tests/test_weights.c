@@ -1,9 +1,9 @@
 /* Weights tests: spec key list against the Python reference, save/load round trips, and every validation failure. */
-#include "modelspec.h"
-#include "safetensors.h"
-#include "status.h"
+#include "model/modelspec.h"
+#include "io/safetensors.h"
+#include "runtime/status.h"
 #include "testutil.h"
-#include "weights.h"
+#include "model/weights.h"
 
 #include <math.h>
 #include <stdlib.h>

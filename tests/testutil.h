@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ops.h"
-#include "runtime.h"
-#include "tensor.h"
+#include "ops/ops.h"
+#include "runtime/runtime.h"
+#include "runtime/tensor.h"
 
 /* Failures are counted, not fatal, so one run reports every broken case;
  * main() returns tu_finish(). */

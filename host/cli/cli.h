@@ -14,7 +14,7 @@ int cmd_bench(int argc, char **argv);
 
 #include <stdio.h>
 
-#include "engine.h"
+#include "model/engine.h"
 /* One option of a subcommand: "--name V" or "--name=V" stores V in *value
  * (when value is set), a bare "--name" sets *flag to 1 (when flag is set). */
 typedef struct cli_opt {

@@ -7,9 +7,9 @@
 
 #include "caspnet.h"
 #include "cli.h"
-#include "fileio.h"
-#include "ops.h"
-#include "weights_init.h"
+#include "io/fileio.h"
+#include "ops/ops.h"
+#include "model/weights_init.h"
 
 static void usage(FILE *f)
 {

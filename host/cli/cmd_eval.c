@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "evalrun.h"
-#include "status.h"
-#include "synthdata.h"
+#include "eval/evalrun.h"
+#include "runtime/status.h"
+#include "eval/synthdata.h"
 
 static void usage(FILE *f)
 {

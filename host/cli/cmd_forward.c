@@ -8,7 +8,7 @@
 
 #include "caspnet.h"
 #include "cli.h"
-#include "npy.h"
+#include "io/npy.h"
 
 static void usage(FILE *f)
 {

@@ -5,7 +5,7 @@
 
 #include "caspnet.h"
 #include "cli.h"
-#include "modelspec.h"
+#include "model/modelspec.h"
 
 static void usage(FILE *f)
 {

@@ -6,8 +6,8 @@
 
 #include "caspnet.h"
 #include "cli.h"
-#include "npy.h"
-#include "weights_init.h"
+#include "io/npy.h"
+#include "model/weights_init.h"
 
 static void usage(FILE *f)
 {

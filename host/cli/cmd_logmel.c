@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio.h"
+#include "io/audio.h"
 #include "cli.h"
-#include "npy.h"
-#include "status.h"
+#include "io/npy.h"
+#include "runtime/status.h"
 
 static void usage(FILE *f)
 {

@@ -4,7 +4,7 @@
 
 #include "caspnet.h"
 #include "cli.h"
-#include "sample.h"
+#include "app/sample.h"
 
 static void usage(FILE *f)
 {

@@ -11,8 +11,8 @@
 #include "caspnet.h"
 
 #include "cli.h"
-#include "dataset.h"
-#include "predict.h"
+#include "eval/dataset.h"
+#include "app/predict.h"
 
 static void usage(FILE *f)
 {

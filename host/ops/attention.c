@@ -1,11 +1,11 @@
 /* Host launchers for cl/attention.cl and the linear attention built from cn_gelu and two batched GEMMs. */
-#include "attention.h"
+#include "ops/attention.h"
 
 #include <limits.h>
 #include <stdio.h>
 
-#include "eltwise.h"
-#include "gemm.h"
+#include "ops/eltwise.h"
+#include "ops/gemm.h"
 
 /* Must match the kernel defaults in cl/attention.cl (ATT_TQ is passed). */
 #define ATT_QPT 2

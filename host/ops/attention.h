@@ -2,7 +2,7 @@
 #ifndef CASPNET_OPS_ATTENTION_H
 #define CASPNET_OPS_ATTENTION_H
 
-#include "../tensor.h"
+#include "runtime/tensor.h"
 
 /* Channel-first layout: q (N, D, Lq), k (N, D, Lk), v (N, Dv, Lk), y (N, Dv, Lq).
  *   linear:    y[:, l] = sum_j (phi(q_l) . phi(k_j)) v_j * scale,  phi(x) = gelu(x) + 0.2

@@ -1,6 +1,6 @@
 /* Host launchers for cl/conv3d.cl: conv3d and conv2d (a conv3d with T = kT = 1), shape validation shared with the transposed convolution. */
-#include "conv3d.h"
-#include "gemm.h"
+#include "ops/conv3d.h"
+#include "ops/gemm.h"
 
 #include <limits.h>
 #include <stdio.h>

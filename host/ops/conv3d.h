@@ -2,7 +2,7 @@
 #ifndef CASPNET_OPS_CONV3D_H
 #define CASPNET_OPS_CONV3D_H
 
-#include "../tensor.h"
+#include "runtime/tensor.h"
 
 /* One description for every convolution launcher. Index 0/1/2 of the int
  * arrays are the T/H/W axes; zero means the default (stride 1, pad 0, dil 1).

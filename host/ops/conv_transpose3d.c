@@ -1,5 +1,5 @@
 /* Host launcher for the transposed 3D convolution: stride 1 runs the implicit-GEMM kernels of cl/conv3d.cl on the flipped weight, other strides cl/conv_transpose3d.cl. */
-#include "conv3d.h"
+#include "ops/conv3d.h"
 
 #define CT_OPTS "-DTRM=4"
 #define CT_TRM 4

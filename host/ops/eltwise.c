@@ -1,5 +1,5 @@
 /* Host launchers for cl/eltwise.cl: validate shapes, set arguments, enqueue. */
-#include "eltwise.h"
+#include "ops/eltwise.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #ifndef CASPNET_OPS_ELTWISE_H
 #define CASPNET_OPS_ELTWISE_H
 
-#include "../tensor.h"
+#include "runtime/tensor.h"
 
 /* y = a*x + b*z  (z may be NULL, then y = a*x). Same shapes; y may alias x or z. */
 int cn_axpby(cn_ctx *ctx, float a, const cn_tensor *x, float b, const cn_tensor *z, cn_tensor *y);

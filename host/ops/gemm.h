@@ -1,8 +1,8 @@
-/* Matrix products through our own OpenCL GEMM kernel or CLBlast, chosen per device by measurement (cl/gemm.cl), and the linear layer. */
+/* Matrix products through our own OpenCL GEMM kernel or CLBlast, chosen per device by measurement (cl/gemm.cl). */
 #ifndef CASPNET_OPS_GEMM_H
 #define CASPNET_OPS_GEMM_H
 
-#include "../tensor.h"
+#include "runtime/tensor.h"
 
 typedef enum cn_gemm_backend {
     CN_GEMM_AUTO = 0,  /* measured once per device, choice cached on disk */
@@ -36,11 +36,6 @@ void cn_gemm_set_backend(cn_ctx *ctx, cn_gemm_backend b);
 /* The backend AUTO resolves to on this device (measures on first use). */
 int cn_gemm_resolve_backend(cn_ctx *ctx, cn_gemm_backend *out);
 const char *cn_gemm_backend_name(cn_gemm_backend b);
-
-/* y = x w^T + b, then ReLU if relu. x (N, in), w (out, in), b (out) or NULL,
- * y (N, out). */
-int cn_linear(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *w, const cn_tensor *b, int relu,
-              cn_tensor *y);
 
 /* ---- additions: tuning, choice introspection (tests, benchmarks) ---------- */
 

@@ -1,6 +1,6 @@
 /* Backend choice for cn_gemm: per-context forced backend, and the AUTO choice measured once per device and cached on disk. */
-#include "gemm.h"
-#include "../runtime_internal.h"
+#include "ops/gemm.h"
+#include "runtime/runtime_internal.h"
 
 #include <clblast_c.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* The CLBlast backend of cn_gemm: row-major (strided-batched) SGEMM through CLBlast's C API. */
-#include "gemm.h"
+#include "ops/gemm.h"
 
 #include <clblast_c.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Host launchers for cl/mean.cl: mean over contiguous axes with keepdim, accumulated in double or compensated float. */
-#include "pool.h"
+#include "ops/mean.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Host launchers for cl/pool.cl: PyTorch floor-mode MaxPool3d and MaxPool2d with -inf padding. */
-#include "pool.h"
+#include "ops/pool.h"
 
 #include <limits.h>
 #include <stdio.h>

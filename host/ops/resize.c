@@ -1,5 +1,5 @@
 /* Host launcher for cl/resize.cl: bilinear resize of the last two axes (PyTorch align_corners=False), optionally accumulating. */
-#include "pool.h"
+#include "ops/resize.h"
 
 #include <limits.h>
 #include <stdio.h>

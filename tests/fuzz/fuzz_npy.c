@@ -1,4 +1,4 @@
-/* libFuzzer target: cn_npy_read (host/npy.c) on arbitrary bytes; see tests/fuzz/readers.c for what is checked. */
+/* libFuzzer target: cn_npy_read (host/io/npy.c) on arbitrary bytes; see tests/fuzz/readers.c for what is checked. */
 #include "readers.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

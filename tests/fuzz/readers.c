@@ -11,17 +11,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "npy.h"
-#include "safetensors.h"
-#include "status.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+#include "runtime/status.h"
 
 #if defined(__has_include)
-#if __has_include("audio.h")
-#include "audio.h"
+#if __has_include("io/audio.h")
+#include "io/audio.h"
 #define FZ_HAVE_AUDIO 1
 #endif
-#if __has_include("video.h")
-#include "video.h"
+#if __has_include("io/video.h")
+#include "io/video.h"
 #define FZ_HAVE_VIDEO 1
 #endif
 #endif

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent numpy reference for host/metrics.c: saliency metrics, training loss and evaluation resize, printed as JSON.
+"""Independent numpy reference for host/eval/metrics.c: saliency metrics, training loss and evaluation resize, printed as JSON.
 
 Usage:
   metrics_ref.py P.npy Q.npy F.npy [--other IDX.npy] [--seed N] [--grad] [--autograd]
@@ -8,7 +8,7 @@ Usage:
   metrics_ref.py --prepare PRED.npy GH GW
       the evaluation protocol's resized map ("prepared", row-major)
 
-The definitions are the ones documented in host/metrics.h (MIT saliency
+The definitions are the ones documented in host/eval/metrics.h (MIT saliency
 benchmark, with the documented tie rule for AUC-Judd and splitmix64 for the
 random negatives). Written from those definitions with whole-array numpy
 formulations rather than the C loops, so a shared mistake is unlikely. NaN

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent numpy reference for host/audio.c: the VGGish log-mel of one clip (spec section 1, steps 3-6).
+"""Independent numpy reference for host/io/audio.c: the VGGish log-mel of one clip (spec section 1, steps 3-6).
 
 Usage:
   vggish_ref.py --wav F.wav --fps R --frames A:B --out MEL.npy

@@ -1,0 +1,429 @@
+/* The model on the device: units with folded weights in one allocation, the forward pass in order, FLOP counting. */
+#include "model/model_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Derives the units from the weight keys: every ".weight" that is not a
+ * BatchNorm's is a unit; its BatchNorm is found by the spec's naming. */
+static int build_units(cn_model *m, const cn_weights *w)
+{
+    m->u = calloc((size_t)w->count, sizeof *m->u);
+    if (!m->u)
+        return cn_fail(CN_ERR_OOM, "out of host memory");
+    for (int i = 0; i < w->count; i++) {
+        const cn_weight *t = &w->w[i];
+        if (!ends_with(t->name, ".weight"))
+            continue;
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(strlen(t->name) - 7), t->name);
+        if (ends_with(key, ".bn") || ends_with(key, ".bn_s") || ends_with(key, ".bn_t"))
+            continue;
+        cn_unit *u = &m->u[m->nu++];
+        snprintf(u->key, sizeof u->key, "%s", key);
+        u->transposed = strncmp(key, "cpc.theta", 9) == 0;
+        u->permute_vggish = strcmp(key, "audio.embeddings.0") == 0;
+        u->co = u->transposed ? t->shape[1] : t->shape[0];
+        u->ci = u->transposed ? t->shape[0] : t->shape[1];
+        char bn[72] = "";
+        if (ends_with(key, ".conv_s") || ends_with(key, ".conv_t"))
+            snprintf(bn, sizeof bn, "%.*s.bn_%c", (int)(strlen(key) - 7), key, key[strlen(key) - 1]);
+        else if (ends_with(key, ".conv"))
+            snprintf(bn, sizeof bn, "%.*s.bn", (int)(strlen(key) - 5), key);
+        char probe[96];
+        snprintf(probe, sizeof probe, "%s.weight", bn);
+        if (bn[0] && cn_weights_get(w, probe)) {
+            snprintf(u->bn, sizeof u->bn, "%s", bn);
+            u->kind = strncmp(key, "dec.", 4) == 0 ? UNIT_PRE_BN : UNIT_POST_BN;
+            u->eps = strncmp(key, "video.", 6) == 0 ? 1e-3f : 1e-5f;
+        }
+        snprintf(probe, sizeof probe, "%s.bias", key);
+        u->has_bias = u->kind == UNIT_POST_BN || cn_weights_get(w, probe) != NULL;
+    }
+    return CN_OK;
+}
+
+static int sub_tensor(cn_model *m, cn_tensor *t, uint64_t *off, uint64_t align, int64_t n,
+                      int ndim, const int64_t *shape)
+{
+    uint64_t bytes = (uint64_t)n * sizeof(float);
+    if (m->block) {
+        cl_buffer_region r = {(size_t)*off, (size_t)bytes};
+        cl_int err;
+        cl_mem s = clCreateSubBuffer(m->block, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &err);
+        CN_TRY(CN_CL_ERR(err, "clCreateSubBuffer(weights)"));
+        m->subs[m->nsubs++] = s;
+        cn_tensor_wrap(t, s, (size_t)bytes, ndim, shape);
+    }
+    *off += (bytes + align - 1) / align * align;
+    return CN_OK;
+}
+
+/* Lays the units out in the block: pass 1 (block NULL) sizes it, pass 2 makes views. */
+static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *total)
+{
+    uint64_t off = 0;
+    for (int i = 0; i < m->nu; i++) {
+        cn_unit *u = &m->u[i];
+        char name[80];
+        snprintf(name, sizeof name, "%s.weight", u->key);
+        const cn_weight *t = cn_weights_get(w, name);
+        int64_t taps = 1, ps[3];
+        for (int d = 2; d < t->ndim; d++)
+            taps *= t->shape[d];
+        u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
+        if (u->packed) {
+            /* every conv of such a unit reads wp, so w is only a view with the
+             * plain shape over wp's buffer (not a second copy of the weights) */
+            CN_TRY(cn_conv_pack_shape(u->co, u->ci, taps, ps));
+            CN_TRY(sub_tensor(m, &u->wp, &off, align, ps[0] * ps[1] * ps[2], 3, ps));
+            if (m->block)
+                cn_tensor_wrap(&u->w, u->wp.buf, (size_t)t->numel * sizeof(float), t->ndim, t->shape);
+        } else {
+            CN_TRY(sub_tensor(m, &u->w, &off, align, t->numel, t->ndim, t->shape));
+        }
+        if (u->has_bias)
+            CN_TRY(sub_tensor(m, &u->b, &off, align, u->co, 1, &u->co));
+        if (u->kind == UNIT_PRE_BN) {
+            CN_TRY(sub_tensor(m, &u->ps, &off, align, u->ci, 1, &u->ci));
+            CN_TRY(sub_tensor(m, &u->pt, &off, align, u->ci, 1, &u->ci));
+        }
+    }
+    *total = off;
+    return CN_OK;
+}
+
+int cn_model_create(cn_ctx *ctx, const cn_weights *w, cn_model **out)
+{
+    *out = NULL;
+    cn_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return cn_fail(CN_ERR_OOM, "out of host memory");
+    m->ctx = ctx;
+    snprintf(m->variant, sizeof m->variant, "%s", w->variant);
+    m->av = strcmp(w->variant, "av") == 0;
+    int st = build_units(m, w);
+    cl_uint align_bits = 1024;
+    if (st == CN_OK)
+        st = CN_CL(clGetDeviceInfo(cn_ctx_device(ctx)->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN,
+                                   sizeof align_bits, &align_bits, NULL));
+    uint64_t align = align_bits / 8 < 64 ? 64 : align_bits / 8, total = 0;
+    if (st == CN_OK)
+        st = layout(m, w, align, &total);
+    if (st == CN_OK) {
+        m->subs = calloc((size_t)m->nu * 5, sizeof *m->subs);
+        if (!m->subs)
+            st = cn_fail(CN_ERR_OOM, "out of host memory");
+    }
+    if (st == CN_OK) {
+        st = cn_buffer_create(ctx, (size_t)total, &m->block);
+        if (st != CN_OK)
+            st = cn_fail(st, "cannot allocate %.1f MiB of device memory for the weights: %s",
+                         (double)total / (1 << 20), cn_last_error());
+    }
+    if (st == CN_OK) {
+        m->block_bytes = total;
+        st = layout(m, w, align, &total);
+    }
+    for (int i = 0; st == CN_OK && i < m->nu; i++)
+        st = unit_upload(m, &m->u[i], w);
+    if (st == CN_OK)
+        st = cn_ctx_finish(ctx);
+    if (st != CN_OK) {
+        cn_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return CN_OK;
+}
+
+void cn_model_destroy(cn_model *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->nsubs; i++)
+        clReleaseMemObject(m->subs[i]);
+    if (m->block)
+        cn_buffer_release(m->ctx, m->block, (size_t)m->block_bytes);
+    free(m->subs);
+    free(m->u);
+    free(m);
+}
+
+const char *cn_model_variant(const cn_model *m) { return m->variant; }
+uint64_t cn_model_weight_bytes(const cn_model *m) { return m->block_bytes; }
+
+int unit_find(cn_model *m, cn_unit **out, const char *fmt, ...)
+{
+    char key[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(key, sizeof key, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < m->nu; i++)
+        if (strcmp(m->u[i].key, key) == 0) {
+            *out = &m->u[i];
+            return CN_OK;
+        }
+    *out = NULL;
+    return cn_fail(CN_ERR_MISMATCH, "model has no layer '%s' (variant %s)", key, m->variant);
+}
+
+void model_count(cn_model *m, double flops)
+{
+    m->flops[m->module] += flops;
+    if (m->group >= 0)
+        m->gflops[m->group] += flops;
+}
+
+void model_group(cn_model *m, int mod, const char *name)
+{
+    m->module = mod;
+    m->group = -1;
+    for (int i = 0; i < m->ngroup; i++)
+        if (strcmp(m->gname[i], name) == 0)
+            m->group = i;
+    if (m->group < 0 && m->ngroup < 32) {
+        m->group = m->ngroup++;
+        m->gname[m->group] = name;
+        m->gflops[m->group] = 0;
+    }
+    if (!m->dry)
+        cn_prof_group(m->ctx, name);
+}
+
+int model_alloc(cn_model *m, cn_tensor *t, int ndim, const int64_t *shape)
+{
+    if (m->dry) { /* a view of nothing: only the shape matters */
+        cn_tensor_wrap(t, NULL, 0, ndim, shape);
+        return CN_OK;
+    }
+    return cn_tensor_alloc(m->ctx, t, ndim, shape);
+}
+
+int model_alloc5(cn_model *m, cn_tensor *t, int64_t n, int64_t c, int64_t d, int64_t h, int64_t w)
+{
+    int64_t s[5] = {n, c, d, h, w};
+    return model_alloc(m, t, 5, s);
+}
+
+int model_tap(cn_model *m, const char *name, const cn_tensor *t)
+{
+    if (m->dry || !m->opts || !m->opts->tap)
+        return CN_OK;
+    return m->opts->tap(m->opts->tap_user, name, t);
+}
+
+static double conv_flops(const cn_unit *u, const cn_tensor *y, int64_t co)
+{
+    int64_t k = 1;
+    for (int d = 2; d < u->w.ndim; d++)
+        k *= u->w.shape[d];
+    return 2.0 * (double)u->ci * (double)k * (double)cn_numel(y) / (double)y->shape[1] * (double)co;
+}
+
+int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims)
+{
+    a->w = &u->w;
+    a->w_packed = u->packed ? &u->wp : NULL;
+    a->bias = u->has_bias ? &u->b : NULL;
+    if (u->kind == UNIT_PRE_BN) {
+        a->pre_scale = &u->ps;
+        a->pre_shift = &u->pt;
+        a->pre_relu = 1;
+    }
+    if (u->kind == UNIT_POST_BN)
+        a->relu = 1;
+    if (!a->tag)
+        a->tag = u->key;
+    model_count(m, conv_flops(u, a->y, u->co));
+    if (m->dry)
+        return CN_OK;
+    if (m->cal && !u->calibrated && u->kind != UNIT_PLAIN) {
+        if (u->kind == UNIT_PRE_BN) {
+            CN_TRY(calib_bn_from(m, u, a->x, a->x_c_off));
+        } else {
+            /* the BN's input is this conv's raw output: run it unfolded first */
+            CN_TRY(unit_conv_raw(m, u, a, dims));
+            CN_TRY(calib_bn_from(m, u, a->y, a->y_c_off));
+        }
+    }
+    if (u->transposed)
+        return cn_conv_transpose3d(m->ctx, a);
+    return dims == 2 ? cn_conv2d(m->ctx, a) : cn_conv3d(m->ctx, a);
+}
+
+int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
+{
+    cn_conv_args raw = *a;
+    raw.w = &u->w;
+    raw.w_packed = u->packed ? &u->wp : NULL; /* unit_upload repacks the raw weights too */
+    raw.bias = NULL;
+    raw.pre_scale = raw.pre_shift = NULL;
+    raw.pre_relu = raw.relu = 0;
+    u->calibrated = -1; /* unit_upload: raw weights */
+    CN_TRY(unit_upload(m, u, m->cal));
+    return dims == 2 ? cn_conv2d(m->ctx, &raw) : cn_conv3d(m->ctx, &raw);
+}
+
+int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a)
+{
+    a->w = &u->w;
+    a->w_packed = u->packed ? &u->wp : NULL;
+    a->bias = NULL;
+    if (!a->tag)
+        a->tag = u->key;
+    /* the adjoint maps C_out(theta) back to C_in(theta) */
+    model_count(m, 2.0 * (double)u->co * 27.0 * (double)cn_numel(a->y));
+    return ENQ(m, cn_conv3d(m->ctx, a));
+}
+
+int unit_linear(cn_model *m, cn_unit *u, const cn_tensor *x, int relu, cn_tensor *y)
+{
+    cn_tensor w = u->w;
+    int64_t s2[2] = {u->co, u->ci};
+    CN_TRY(cn_tensor_reshape(&w, 2, s2));
+    model_count(m, 2.0 * (double)u->co * (double)u->ci * (double)x->shape[0]);
+    return ENQ(m, cn_linear(m->ctx, x, &w, u->has_bias ? &u->b : NULL, relu, y));
+}
+
+static int check_inputs(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel)
+{
+    char s[96];
+    if (clip->ndim != 5 || clip->shape[1] != 3 || clip->shape[2] != 16 || clip->shape[0] < 1)
+        return cn_fail(CN_ERR_SHAPE, "clip must be N x 3 x 16 x H x W, got %s",
+                       cn_shape_str(clip, s, sizeof s));
+    int64_t H = clip->shape[3], W = clip->shape[4];
+    if (H < 32 || W < 32 || H % 32 || W % 32)
+        return cn_fail(CN_ERR_SHAPE, "clip height and width must be positive multiples of 32, got %lld x %lld",
+                       (long long)H, (long long)W);
+    if (m->av) {
+        if (!logmel)
+            return cn_fail(CN_ERR_ARG, "variant av needs a log-mel input (N x 1 x 96 x 64)");
+        if (logmel->ndim != 4 || logmel->shape[0] != clip->shape[0] || logmel->shape[1] != 1 ||
+            logmel->shape[2] != 96 || logmel->shape[3] != 64)
+            return cn_fail(CN_ERR_SHAPE, "log-mel must be %lld x 1 x 96 x 64 to match the clip, got %s",
+                           (long long)clip->shape[0], cn_shape_str(logmel, s, sizeof s));
+    }
+    return CN_OK;
+}
+
+static int forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel, cn_tensor *sal)
+{
+    cn_tensor X[4] = {{0}}, V[4] = {{0}}, F[4] = {{0}}, fa = {0}, f4p = {0};
+    static const char *xn[4] = {"X1", "X2", "X3", "X4"}, *vn[4] = {"V1", "V2", "V3", "V4"},
+                      *fn[4] = {"F1", "F2", "F3", "F4"};
+    int st = CN_OK;
+    model_group(m, MOD_VIDEO, "S3D.1");
+    st = model_s3d(m, clip, X);
+    for (int i = 0; st == CN_OK && i < 4; i++)
+        st = model_tap(m, xn[i], &X[i]);
+    if (st == CN_OK && m->av) {
+        model_group(m, MOD_AUDIO, "VGGish");
+        st = model_vggish(m, logmel, &fa);
+        if (st == CN_OK)
+            st = model_tap(m, "fA", &fa);
+    }
+    /* each stage's encoder output dies as soon as its AVIM has read it */
+    for (int i = 0; st == CN_OK && i < 4; i++) {
+        st = model_avim(m, i + 1, &X[i], m->av ? &fa : NULL, &V[i], &F[i]);
+        cn_tensor_release(m->ctx, &X[i]);
+        if (st == CN_OK)
+            st = model_tap(m, vn[i], &V[i]);
+        if (st == CN_OK && m->av)
+            st = model_tap(m, fn[i], &F[i]);
+        if (m->av)
+            cn_tensor_release(m->ctx, &V[i]);
+        else
+            V[i] = (cn_tensor){0}; /* F[i] is the same tensor */
+    }
+    if (st == CN_OK && !m->av)
+        for (int i = 0; st == CN_OK && i < 4; i++)
+            st = model_tap(m, fn[i], &F[i]);
+    if (st == CN_OK && m->av) {
+        model_group(m, MOD_CPC, "CPC");
+        st = model_cpc(m, &F[3], &fa, &f4p);
+        if (st == CN_OK) {
+            cn_tensor_release(m->ctx, &F[3]);
+            F[3] = f4p;
+            f4p = (cn_tensor){0};
+        }
+    }
+    if (st == CN_OK)
+        st = model_tap(m, "F4p", &F[3]);
+    cn_tensor_release(m->ctx, &fa);
+    if (st == CN_OK) {
+        model_group(m, MOD_DEC, "decoder.4");
+        st = model_decoder(m, F, (int)clip->shape[3], (int)clip->shape[4], sal);
+    }
+    if (st == CN_OK)
+        st = model_tap(m, "sal", sal);
+    for (int i = 0; i < 4; i++) {
+        cn_tensor_release(m->ctx, &X[i]);
+        cn_tensor_release(m->ctx, &V[i]);
+        cn_tensor_release(m->ctx, &F[i]);
+    }
+    cn_tensor_release(m->ctx, &f4p);
+    if (st != CN_OK)
+        cn_tensor_release(m->ctx, sal);
+    return st;
+}
+
+int cn_model_forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel,
+                     const cn_forward_opts *o, cn_tensor *sal)
+{
+    static const cn_forward_opts defaults = {0};
+    *sal = (cn_tensor){0};
+    CN_TRY(check_inputs(m, clip, logmel));
+    if (o && o->attention != CN_ATTENTION_LINEAR && o->attention != CN_ATTENTION_QUADRATIC)
+        return cn_fail(CN_ERR_ARG, "unknown attention mode %d", (int)o->attention);
+    m->opts = o ? o : &defaults;
+    memset(m->flops, 0, sizeof m->flops);
+    m->ngroup = 0;
+    m->group = -1;
+    int st = forward(m, clip, logmel, sal);
+    if (!m->dry)
+        cn_prof_group(m->ctx, NULL);
+    m->opts = NULL;
+    return st;
+}
+
+int cn_model_groups(const cn_model *m, const char *const **names, const double **gflop)
+{
+    *names = m->gname;
+    *gflop = m->gflops;
+    return m->ngroup;
+}
+
+int cn_model_flops(cn_model *m, int N, int H, int W, int literal, double *total,
+                   double per_module[6])
+{
+    cn_tensor clip = {0}, mel = {0}, sal = {0};
+    int64_t cs[5] = {N, 3, 16, H, W}, ms[4] = {N, 1, 96, 64};
+    /* shapes only: tensors are views of no buffer, nothing is allocated or run */
+    cn_tensor_wrap(&clip, NULL, 0, 5, cs);
+    cn_tensor_wrap(&mel, NULL, 0, 4, ms);
+    m->dry = 1;
+    cn_forward_opts o = {0};
+    o.general_attention = literal;
+    int st = cn_model_forward(m, &clip, m->av ? &mel : NULL, &o, &sal);
+    m->dry = 0;
+    cn_tensor_release(m->ctx, &sal);
+    if (st != CN_OK)
+        return st;
+    *total = 0;
+    for (int i = 0; i < 6; i++) {
+        *total += m->flops[i] * 1e-9;
+        if (per_module)
+            per_module[i] = m->flops[i] * 1e-9;
+    }
+    return CN_OK;
+}

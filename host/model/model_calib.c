@@ -1,0 +1,186 @@
+/* BatchNorm folding into device form, and the calibration that makes random weights behave like trained ones. */
+#include "model/model_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Fewer values per channel than this give no usable spread: pool over channels. */
+#define CALIB_MIN_COUNT 16
+/* A channel's variance is floored at this fraction of the layer's mean variance,
+ * so a channel that happened to be (almost) constant on the calibration clip is
+ * not amplified a thousandfold on other inputs. */
+#define CALIB_VAR_FLOOR 0.1
+
+static int write_f(cn_model *m, const cn_tensor *t, const float *host)
+{
+    return CN_CL(clEnqueueWriteBuffer(cn_ctx_queue(m->ctx), t->buf, CL_TRUE, 0,
+                                      cn_tensor_bytes(t), host, 0, NULL, NULL));
+}
+
+static int bn_params(const cn_weights *w, const cn_unit *u, cn_weight *p[4])
+{
+    static const char *f[4] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < 4; i++)
+        CN_TRY(cn_weights_find(w, &p[i], "%s.%s", u->bn, f[i]));
+    return CN_OK;
+}
+
+int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
+{
+    cn_weight *wt, *bias = NULL, *bn[4] = {0};
+    CN_TRY(cn_weights_find(w, &wt, "%s.weight", u->key));
+    if (u->kind == UNIT_PLAIN && u->has_bias)
+        CN_TRY(cn_weights_find(w, &bias, "%s.bias", u->key));
+    if (u->kind == UNIT_PRE_BN && u->has_bias)
+        CN_TRY(cn_weights_find(w, &bias, "%s.bias", u->key));
+    if (u->kind != UNIT_PLAIN)
+        CN_TRY(bn_params(w, u, bn));
+    int64_t n = wt->numel, per = n / (u->transposed ? wt->shape[0] : u->co);
+    float *hw = malloc((size_t)n * sizeof *hw);
+    double *s = malloc((size_t)(u->co > u->ci ? u->co : u->ci) * sizeof *s);
+    float *hb = malloc((size_t)(u->co > u->ci ? u->co : u->ci) * 2 * sizeof *hb);
+    int st = hw && s && hb ? CN_OK : cn_fail(CN_ERR_OOM, "out of host memory");
+    if (st != CN_OK)
+        goto done;
+    int raw = u->calibrated == -1;
+    if (u->kind == UNIT_POST_BN && !raw) {
+        for (int64_t o = 0; o < u->co; o++) {
+            s[o] = bn[0]->data[o] / sqrt((double)bn[3]->data[o] + u->eps);
+            hb[o] = (float)(bn[1]->data[o] - bn[2]->data[o] * s[o]);
+        }
+        for (int64_t o = 0; o < u->co; o++)
+            for (int64_t j = 0; j < per; j++)
+                hw[o * per + j] = (float)(wt->data[o * per + j] * s[o]);
+    } else if (u->permute_vggish) {
+        /* PyTorch flattens N x 6 x 4 x 512 (h, w, c); our features are (c, h, w) */
+        for (int64_t o = 0; o < u->co; o++)
+            for (int c = 0; c < 512; c++)
+                for (int hw_ = 0; hw_ < 24; hw_++)
+                    hw[o * 12288 + c * 24 + hw_] = wt->data[o * 12288 + hw_ * 512 + c];
+    } else {
+        memcpy(hw, wt->data, (size_t)n * sizeof *hw);
+    }
+    if (!u->packed)
+        st = write_f(m, &u->w, hw);
+    else { /* w is a view of wp: the weights exist only packed */
+        float *hp = malloc(cn_tensor_bytes(&u->wp));
+        st = hp ? cn_conv_pack(hw, u->co, u->ci, n / u->co / u->ci, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
+        if (st == CN_OK)
+            st = write_f(m, &u->wp, hp);
+        free(hp);
+    }
+    if (st == CN_OK && u->has_bias && !(u->kind == UNIT_POST_BN && raw))
+        st = write_f(m, &u->b, u->kind == UNIT_POST_BN ? hb : bias->data);
+    if (st == CN_OK && u->kind == UNIT_PRE_BN) {
+        for (int64_t c = 0; c < u->ci; c++) {
+            double sc = bn[0]->data[c] / sqrt((double)bn[3]->data[c] + u->eps);
+            hb[c] = (float)sc;
+            hb[u->ci + c] = (float)(bn[1]->data[c] - bn[2]->data[c] * sc);
+        }
+        st = write_f(m, &u->ps, hb);
+        if (st == CN_OK)
+            st = write_f(m, &u->pt, hb + u->ci);
+    }
+done:
+    free(hw);
+    free(s);
+    free(hb);
+    return st;
+}
+
+static float *download(cn_model *m, const cn_tensor *t, int *st)
+{
+    float *h = malloc(cn_tensor_bytes(t) ? cn_tensor_bytes(t) : 1);
+    if (!h) {
+        *st = cn_fail(CN_ERR_OOM, "out of host memory");
+        return NULL;
+    }
+    *st = cn_tensor_download(m->ctx, t, h);
+    if (*st != CN_OK) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+int calib_bn_from(cn_model *m, cn_unit *u, const cn_tensor *t, int64_t c_off)
+{
+    int64_t C = u->kind == UNIT_PRE_BN ? u->ci : u->co, N = t->shape[0], Ct = t->shape[1];
+    int64_t sp = cn_numel(t) / (N * Ct);
+    cn_weight *bn[4];
+    CN_TRY(bn_params(m->cal, u, bn));
+    int st;
+    float *h = download(m, t, &st);
+    if (!h)
+        return st;
+    double cnt = (double)(N * sp), tot_m = 0, tot_q = 0, avg_var = 0;
+    for (int64_t c = 0; c < C; c++) {
+        double s1 = 0, s2 = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *p = h + (n * Ct + c_off + c) * sp;
+            for (int64_t j = 0; j < sp; j++)
+                s1 += p[j], s2 += (double)p[j] * p[j];
+        }
+        double mean = s1 / cnt, var = fmax(s2 / cnt - mean * mean, 0);
+        bn[2]->data[c] = (float)mean;
+        bn[3]->data[c] = (float)var;
+        tot_m += s1;
+        tot_q += s2;
+        avg_var += var / (double)C;
+    }
+    free(h);
+    double pm = tot_m / (cnt * C), pv = fmax(tot_q / (cnt * C) - pm * pm, 0);
+    for (int64_t c = 0; c < C; c++) {
+        if (cnt < CALIB_MIN_COUNT) {
+            bn[2]->data[c] = (float)pm;
+            bn[3]->data[c] = (float)pv;
+        } else if (bn[3]->data[c] < CALIB_VAR_FLOOR * avg_var) {
+            bn[3]->data[c] = (float)(CALIB_VAR_FLOOR * avg_var);
+        }
+        if (!(bn[3]->data[c] > 0))
+            bn[3]->data[c] = 1.0f; /* an all-zero input: any positive variance normalises it */
+    }
+    u->calibrated = 1;
+    return unit_upload(m, u, m->cal);
+}
+
+int calib_moments(cn_model *m, const cn_tensor *t, double *mean, double *var)
+{
+    int st;
+    float *h = download(m, t, &st);
+    if (!h)
+        return st;
+    int64_t n = cn_numel(t);
+    double s1 = 0, s2 = 0;
+    for (int64_t j = 0; j < n; j++)
+        s1 += h[j], s2 += (double)h[j] * h[j];
+    free(h);
+    *mean = s1 / (double)n;
+    *var = fmax(s2 / (double)n - *mean * *mean, 0);
+    return CN_OK;
+}
+
+int cn_model_calibrate(cn_model *m, cn_weights *w, const cn_tensor *clip, const cn_tensor *logmel,
+                       const cn_calib_opts *o)
+{
+    if (strcmp(w->variant, m->variant) != 0)
+        return cn_fail(CN_ERR_ARG, "calibration weights are variant %s, the model is %s",
+                       w->variant, m->variant);
+    m->cal = w;
+    m->res_scale = o && o->res_scale > 0 ? o->res_scale : 0.1;
+    m->head_std = o && o->head_std > 0 ? o->head_std : 0.5;
+    for (int i = 0; i < m->nu; i++)
+        m->u[i].calibrated = 0;
+    cn_tensor sal = {0};
+    cn_forward_opts fo = {0};
+    int st = cn_model_forward(m, clip, logmel, &fo, &sal);
+    cn_tensor_release(m->ctx, &sal);
+    for (int i = 0; st == CN_OK && i < m->nu; i++)
+        if (m->u[i].kind != UNIT_PLAIN && m->u[i].calibrated != 1)
+            st = cn_fail(CN_ERR_ARG, "calibration never reached layer '%s'", m->u[i].key);
+    if (st == CN_OK)
+        st = cn_ctx_finish(m->ctx);
+    m->cal = NULL;
+    return st;
+}

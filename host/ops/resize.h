@@ -1,0 +1,12 @@
+/* Bilinear resize of the last two axes, PyTorch align_corners=False (cl/resize.cl). */
+#ifndef CASPNET_OPS_RESIZE_H
+#define CASPNET_OPS_RESIZE_H
+
+#include "runtime/tensor.h"
+
+/* Bilinear resize of the last two axes, PyTorch align_corners=False semantics
+ * (F.interpolate mode='bilinear'); leading axes must match. accumulate=1 adds
+ * the resized values to y instead of overwriting it. */
+int cn_resize_bilinear(cn_ctx *ctx, const cn_tensor *x, cn_tensor *y, int accumulate);
+
+#endif

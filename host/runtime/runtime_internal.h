@@ -1,0 +1,57 @@
+/* The context's layout, shared by the runtime's own files only (runtime.c, progcache.c, tensor.c). */
+#ifndef CASPNET_RUNTIME_INTERNAL_H
+#define CASPNET_RUNTIME_INTERNAL_H
+
+#include "runtime/runtime.h"
+
+typedef struct cn_program_entry {
+    char *program;  /* file stem */
+    char *options;  /* caller's extra options */
+    cl_program prog;
+    int nkernels;
+    char **kernel_names;
+    cl_kernel *kernels;
+} cn_program_entry;
+
+typedef struct cn_prof_rec {
+    const char *group;
+    const char *tag;
+    cl_event ev;
+} cn_prof_rec;
+
+struct cn_ctx {
+    cn_device_info dev;
+    cl_context cl;
+    cl_command_queue q;
+    char cache_dir[1024]; /* "" when disabled */
+
+    cn_program_entry *programs;
+    int nprograms, capprograms;
+    cn_build_stats bstats;
+
+    int profiling;
+    const char *prof_group;
+    cn_prof_rec *prof;
+    int nprof, capprof;
+
+    long fail_alloc_nth;
+    uint64_t mem_cap;
+    cn_mem_stats mem;
+
+    struct cn_arena *arena;
+};
+
+void cn_programs_release(cn_ctx *ctx);
+
+/* The on-disk cache folder: `want` if given ("off" gives ""), else
+ * $CASPNET_CACHE_DIR, else $XDG_CACHE_HOME/caspnet, else ~/.cache/caspnet
+ * (runtime.c). Shared by the program cache and the GEMM choice cache. */
+void cn_default_cache_dir(const char *want, char *dst, size_t n);
+/* mkdir -p; 0 on success (progcache.c). */
+int cn_mkdir_p(const char *path);
+/* This context's cache folder ("" when the cache is off). */
+const char *cn_ctx_cache_dir_(const cn_ctx *ctx);
+struct cn_arena *cn_arena_create(void);
+void cn_arena_destroy(cn_ctx *ctx, struct cn_arena *a);
+
+#endif

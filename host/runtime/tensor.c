@@ -1,0 +1,204 @@
+/* Tensor helpers and a best-fit arena of device buffers, so a forward pass reuses memory instead of allocating per layer. */
+#include "runtime/tensor.h"
+#include "runtime/runtime_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cn_block {
+    cl_mem buf;
+    size_t cap;
+} cn_block;
+
+struct cn_arena {
+    cn_block *free_list;
+    int nfree, capfree;
+    uint64_t in_use;
+};
+
+struct cn_arena *cn_arena_create(void) { return calloc(1, sizeof(struct cn_arena)); }
+
+void cn_arena_destroy(cn_ctx *ctx, struct cn_arena *a)
+{
+    for (int i = 0; i < a->nfree; i++)
+        cn_buffer_release(ctx, a->free_list[i].buf, a->free_list[i].cap);
+    free(a->free_list);
+    free(a);
+}
+
+void cn_arena_trim(cn_ctx *ctx)
+{
+    struct cn_arena *a = ctx->arena;
+    for (int i = 0; i < a->nfree; i++)
+        cn_buffer_release(ctx, a->free_list[i].buf, a->free_list[i].cap);
+    a->nfree = 0;
+}
+
+uint64_t cn_arena_in_use(cn_ctx *ctx) { return ctx->arena->in_use; }
+
+int64_t cn_numel(const cn_tensor *t)
+{
+    if (t->ndim <= 0)
+        return 0;
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->shape[i];
+    return n;
+}
+
+size_t cn_tensor_bytes(const cn_tensor *t) { return (size_t)cn_numel(t) * sizeof(float); }
+
+const char *cn_shape_str(const cn_tensor *t, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, i ? "x%lld" : "%lld", (long long)t->shape[i]);
+    if (t->ndim == 0)
+        snprintf(buf, n, "(empty)");
+    return buf;
+}
+
+int cn_same_shape(const cn_tensor *a, const cn_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
+static int set_shape(cn_tensor *t, int ndim, const int64_t *shape)
+{
+    if (ndim < 1 || ndim > CN_MAX_DIMS)
+        return cn_fail(CN_ERR_SHAPE, "tensor rank %d outside 1..%d", ndim, CN_MAX_DIMS);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] > 0 && n > INT64_MAX / 4 / shape[i]))
+            return cn_fail(CN_ERR_SHAPE, "tensor dimension %d = %lld is negative or too large", i,
+                           (long long)shape[i]);
+        n *= shape[i];
+    }
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    return CN_OK;
+}
+
+int cn_tensor_alloc(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape)
+{
+    memset(t, 0, sizeof *t);
+    cn_tensor tmp = {0};
+    CN_TRY(set_shape(&tmp, ndim, shape));
+    size_t need = cn_tensor_bytes(&tmp);
+    if (need == 0)
+        need = 4;
+    struct cn_arena *a = ctx->arena;
+    /* Best fit among idle buffers, but never waste more than half a buffer:
+     * a tiny tensor must not pin a huge block. */
+    int best = -1;
+    for (int i = 0; i < a->nfree; i++) {
+        size_t c = a->free_list[i].cap;
+        if (c >= need && c <= 2 * need && (best < 0 || c < a->free_list[best].cap))
+            best = i;
+    }
+    cl_mem buf = NULL;
+    size_t cap = need;
+    if (best >= 0) {
+        buf = a->free_list[best].buf;
+        cap = a->free_list[best].cap;
+        a->free_list[best] = a->free_list[--a->nfree];
+    } else {
+        int st = cn_buffer_create(ctx, need, &buf);
+        if (st == CN_ERR_OOM && a->nfree > 0) {
+            /* Idle buffers of the wrong size may be what fills the device. */
+            cn_arena_trim(ctx);
+            st = cn_buffer_create(ctx, need, &buf);
+        }
+        if (st != CN_OK) {
+            char s[128];
+            const char *why = cn_last_error();
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", why);
+            return cn_fail(st, "cannot allocate a %s tensor (%zu bytes): %s",
+                           cn_shape_str(&tmp, s, sizeof s), need, msg);
+        }
+    }
+    *t = tmp;
+    t->buf = buf;
+    t->cap = cap;
+    t->owned = 1;
+    a->in_use += cap;
+    return CN_OK;
+}
+
+void cn_tensor_wrap(cn_tensor *t, cl_mem buf, size_t cap, int ndim, const int64_t *shape)
+{
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->buf = buf;
+    t->cap = cap;
+    t->owned = 0;
+}
+
+void cn_tensor_release(cn_ctx *ctx, cn_tensor *t)
+{
+    if (t->buf && t->owned) {
+        struct cn_arena *a = ctx->arena;
+        a->in_use -= t->cap;
+        if (a->nfree == a->capfree) {
+            int cap = a->capfree ? 2 * a->capfree : 64;
+            cn_block *g = realloc(a->free_list, (size_t)cap * sizeof *g);
+            if (!g) { /* cannot track it: give it back to the driver instead */
+                cn_buffer_release(ctx, t->buf, t->cap);
+                memset(t, 0, sizeof *t);
+                return;
+            }
+            a->free_list = g;
+            a->capfree = cap;
+        }
+        a->free_list[a->nfree++] = (cn_block){t->buf, t->cap};
+    }
+    memset(t, 0, sizeof *t);
+}
+
+int cn_tensor_reshape(cn_tensor *t, int ndim, const int64_t *shape)
+{
+    cn_tensor tmp = *t;
+    CN_TRY(set_shape(&tmp, ndim, shape));
+    if (cn_numel(&tmp) != cn_numel(t)) {
+        char a[128], b[128];
+        return cn_fail(CN_ERR_SHAPE, "cannot reshape %s to %s", cn_shape_str(t, a, sizeof a),
+                       cn_shape_str(&tmp, b, sizeof b));
+    }
+    *t = tmp;
+    return CN_OK;
+}
+
+int cn_tensor_upload(cn_ctx *ctx, cn_tensor *t, const float *host)
+{
+    size_t n = cn_tensor_bytes(t);
+    if (n == 0)
+        return CN_OK;
+    return CN_CL(clEnqueueWriteBuffer(ctx->q, t->buf, CL_TRUE, 0, n, host, 0, NULL, NULL));
+}
+
+int cn_tensor_download(cn_ctx *ctx, const cn_tensor *t, float *host)
+{
+    size_t n = cn_tensor_bytes(t);
+    if (n == 0)
+        return CN_OK;
+    return CN_CL(clEnqueueReadBuffer(ctx->q, t->buf, CL_TRUE, 0, n, host, 0, NULL, NULL));
+}
+
+int cn_tensor_from_host(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape,
+                        const float *host)
+{
+    CN_TRY(cn_tensor_alloc(ctx, t, ndim, shape));
+    int st = cn_tensor_upload(ctx, t, host);
+    if (st != CN_OK)
+        cn_tensor_release(ctx, t);
+    return st;
+}

@@ -1,0 +1,61 @@
+/* The one tensor type every op uses, and the arena that recycles device buffers between layers. */
+#ifndef CASPNET_TENSOR_H
+#define CASPNET_TENSOR_H
+
+#include "runtime/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CN_MAX_DIMS 6
+
+typedef enum cn_dtype { CN_F32 = 0, CN_F16 = 1 } cn_dtype;
+
+/* A dense row-major device tensor. `buf` belongs to the arena (or to whoever
+ * created it with cn_tensor_wrap); give it back with cn_tensor_release. A
+ * zero-initialised cn_tensor is "empty" and safe to release. */
+typedef struct cn_tensor {
+    cl_mem buf;
+    int ndim;
+    int64_t shape[CN_MAX_DIMS];
+    cn_dtype dtype;
+    size_t cap;  /* bytes of the underlying buffer (>= cn_tensor_bytes) */
+    int owned;   /* 1: arena buffer, returned on release; 0: borrowed */
+} cn_tensor;
+
+int64_t cn_numel(const cn_tensor *t);
+size_t cn_tensor_bytes(const cn_tensor *t);
+/* "2x3x16x64x96" into buf; returns buf. */
+const char *cn_shape_str(const cn_tensor *t, char *buf, size_t n);
+int cn_same_shape(const cn_tensor *a, const cn_tensor *b);
+
+/* Takes a float32 buffer of at least `shape` elements from the arena. On failure
+ * *t is left empty. */
+int cn_tensor_alloc(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape);
+
+/* Views an existing buffer (not owned: release only forgets it). */
+void cn_tensor_wrap(cn_tensor *t, cl_mem buf, size_t cap, int ndim, const int64_t *shape);
+
+/* Returns the buffer to the arena (or forgets a borrowed one); empties *t. */
+void cn_tensor_release(cn_ctx *ctx, cn_tensor *t);
+
+/* Reinterprets the shape without moving data (numel must match). */
+int cn_tensor_reshape(cn_tensor *t, int ndim, const int64_t *shape);
+
+/* Blocking host<->device copies of the whole tensor. */
+int cn_tensor_upload(cn_ctx *ctx, cn_tensor *t, const float *host);
+int cn_tensor_download(cn_ctx *ctx, const cn_tensor *t, float *host);
+/* cn_tensor_alloc + cn_tensor_upload. */
+int cn_tensor_from_host(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape,
+                        const float *host);
+
+/* Frees every idle buffer held by the arena (device memory goes back to the driver). */
+void cn_arena_trim(cn_ctx *ctx);
+/* Bytes held by tensors now (excluding idle arena buffers). */
+uint64_t cn_arena_in_use(cn_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
