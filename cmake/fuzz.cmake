@@ -2,9 +2,9 @@
 option(CASPNET_FUZZ "Build the libFuzzer targets in tests/fuzz (clang only; see cmake/fuzz.sh)" OFF)
 
 if(CASPNET_FUZZ)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang" OR NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     # gcc has no libFuzzer: fail at configure time rather than at link time
-    message(FATAL_ERROR "CASPNET_FUZZ=ON needs clang (CC=clang cmake ...); the compiler is ${CMAKE_C_COMPILER_ID}")
+    message(FATAL_ERROR "CASPNET_FUZZ=ON needs clang (CC=clang CXX=clang++ cmake ...); the compilers are ${CMAKE_C_COMPILER_ID} and ${CMAKE_CXX_COMPILER_ID}")
   endif()
   set(CASPNET_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=undefined
       -fno-omit-frame-pointer -g -Wno-unknown-warning-option)

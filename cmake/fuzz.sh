@@ -27,7 +27,7 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang is not installed (bash cma
 mkdir -p "$B"
 # -ffile-prefix-map: the same binary wherever the checkout lies (paths in __FILE__ move its
 # data, and compared addresses steer the mutations)
-CC=clang CFLAGS="-ffile-prefix-map=$PWD=." cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASPNET_FUZZ=ON \
+CC=clang CXX=clang++ CFLAGS="-ffile-prefix-map=$PWD=." CXXFLAGS="-ffile-prefix-map=$PWD=." cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASPNET_FUZZ=ON \
   -DCASPNET_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=OFF > "$B/configure.log" 2>&1 \
   || { cat "$B/configure.log" >&2; exit 2; }
 cmake --build "$B" -j "$(nproc)" --target fuzz > "$B/build.log" 2>&1 \

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fft_kiss.h"
 #include "runtime/status.h"
 
 #define WIN 400
@@ -251,8 +252,6 @@ int cn_audio_write(const char *path, const float *interleaved, int64_t frames, i
 /* Tables shared by every call; built once, read-only afterwards. */
 static struct {
     double hann[WIN];
-    double cs[NFFT / 2], sn[NFFT / 2]; /* twiddles cos, sin(2 pi k / NFFT) */
-    int rev[NFFT];                     /* bit reversal of 9-bit indices */
     int k0[CN_LOGMEL_BANDS], k1[CN_LOGMEL_BANDS]; /* non-zero bins [k0, k1) */
     double w[CN_LOGMEL_BANDS][NBINS];
 } tab;
@@ -267,16 +266,6 @@ static void tab_init(void)
 {
     for (int n = 0; n < WIN; n++) /* periodic: the window's period is WIN, not WIN-1 */
         tab.hann[n] = 0.5 - 0.5 * cos(2.0 * PI * n / WIN);
-    for (int k = 0; k < NFFT / 2; k++) { /* each from cos/sin directly: no accumulated recurrence error */
-        tab.cs[k] = cos(2.0 * PI * k / NFFT);
-        tab.sn[k] = sin(2.0 * PI * k / NFFT);
-    }
-    for (int i = 0; i < NFFT; i++) {
-        int r = 0;
-        for (int b = 1, v = i; b < NFFT; b <<= 1, v >>= 1)
-            r = (r << 1) | (v & 1);
-        tab.rev[i] = r;
-    }
     double lo = hz_to_mel(MEL_LO_HZ), hi = hz_to_mel(MEL_HI_HZ);
     double step = (hi - lo) / (CN_LOGMEL_BANDS + 1);
     for (int m = 0; m < CN_LOGMEL_BANDS; m++) {
@@ -297,54 +286,19 @@ static void tab_init(void)
     }
 }
 
-/* In-place radix-2 complex FFT of NFFT points, forward (e^{-i...}), in
- * double. Why not KissFFT: Debian ships it in float only, and its rounding
- * (about 5e-6 on a quiet bin next to a full-scale tone) becomes up to 4e-4
- * after log(mel + 0.01), over the 1e-4 the spec allows against VGGish. */
-static void fft512(double *re, double *im)
-{
-    for (int i = 0; i < NFFT; i++) {
-        int j = tab.rev[i];
-        if (j > i) {
-            double t = re[i];
-            re[i] = re[j];
-            re[j] = t;
-            t = im[i];
-            im[i] = im[j];
-            im[j] = t;
-        }
-    }
-    for (int len = 2; len <= NFFT; len <<= 1) {
-        int half = len / 2, stride = NFFT / len;
-        for (int s = 0; s < NFFT; s += len)
-            for (int j = 0; j < half; j++) {
-                double wr = tab.cs[j * stride], wi = -tab.sn[j * stride];
-                int p = s + j, q = p + half;
-                double tr = re[q] * wr - im[q] * wi, ti = re[q] * wi + im[q] * wr;
-                re[q] = re[p] - tr;
-                im[q] = im[p] - ti;
-                re[p] += tr;
-                im[p] += ti;
-            }
-    }
-}
-
 int cn_logmel_window(const float *x, float *out)
 {
     if (!x || !out)
         return cn_fail(CN_ERR_ARG, "cn_logmel_window: NULL %s", x ? "out" : "samples");
     if (pthread_once(&tab_once, tab_init) != 0)
         return cn_fail(CN_ERR_ARG, "cn_logmel_window: table initialisation failed");
-    double re[NFFT], im[NFFT], mag[NBINS];
+    double frame[NFFT], mag[NBINS];
     for (int t = 0; t < CN_LOGMEL_FRAMES; t++) {
         const float *f = x + (size_t)t * HOP;
-        for (int n = 0; n < NFFT; n++) { /* zero-padded from WIN to the FFT length */
-            re[n] = n < WIN ? f[n] * tab.hann[n] : 0.0;
-            im[n] = 0.0;
-        }
-        fft512(re, im);
-        for (int k = 0; k < NBINS; k++)
-            mag[k] = hypot(re[k], im[k]);
+        for (int n = 0; n < NFFT; n++) /* zero-padded from WIN to the FFT length */
+            frame[n] = n < WIN ? f[n] * tab.hann[n] : 0.0;
+        if (io_fft512_magnitude(frame, mag) != 0)
+            return cn_fail(CN_ERR_OOM, "cn_logmel_window: out of memory for the FFT tables");
         for (int m = 0; m < CN_LOGMEL_BANDS; m++) {
             double s = 0.0;
             for (int k = tab.k0[m]; k < tab.k1[m]; k++)
