@@ -9,6 +9,8 @@ PACKAGES=(
   libsndfile1-dev libsamplerate0-dev libmatio-dev ffmpeg      # audio, datasets, video
   python3-numpy python3-torch                                 # the PyTorch reference (tests, bench)
   clang libclang-rt-14-dev                                    # libFuzzer and sanitizer runtimes (cmake/fuzz.sh)
+  oclgrind                                                    # simulated device with GPU limits (cmake/oclgrind.sh)
+  python3-venv                                                # the venv Intel's OpenCL CPU runtime goes in (cmake/intel-ocl.sh)
 )
 
 missing=()
