@@ -22,7 +22,8 @@ static void usage(FILE *f)
                "Lists every OpenCL platform and device. Pick one for other commands with\n"
                "--device N (the index shown), --device NAME (a substring of the platform\n"
                "or device name), or the CASPNET_DEVICE environment variable. By default\n"
-               "the first GPU is used, else the first CPU device.\n");
+               "a discrete GPU is used (most compute units, then most memory), else an\n"
+               "integrated GPU, else a CPU device, PoCL first; commands print the device.\n");
 }
 
 int cmd_devices(int argc, char **argv)

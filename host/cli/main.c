@@ -45,7 +45,7 @@ static void usage(FILE *f)
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nenvironment:\n"
-               "  CASPNET_DEVICE     device index or name substring (default: first GPU, else CPU)\n"
+               "  CASPNET_DEVICE     device index or name substring (default: discrete GPU, else integrated, else CPU)\n"
                "  CASPNET_CACHE_DIR  compiled-kernel cache (default ~/.cache/caspnet; 'off' disables)\n");
 }
 

@@ -127,6 +127,39 @@ static int ci_contains(const char *hay, const char *needle)
     return n == 0;
 }
 
+/* The default device's order of preference, best first: a discrete GPU (one with its
+ * own memory), then an integrated one, each by more compute units and then more global
+ * memory; then CPUs, PoCL first, since the recorded parity and speed figures were
+ * measured on it; then anything else. Ties keep the enumeration order. */
+static int device_class(const cn_device_info *d)
+{
+    if (d->type & CL_DEVICE_TYPE_GPU) {
+        /* A device that cannot answer is taken as integrated: the safer guess. */
+        cl_bool host_unified = CL_TRUE;
+        if (clGetDeviceInfo(d->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof host_unified,
+                            &host_unified, NULL) != CL_SUCCESS)
+            return 1;
+        return host_unified ? 1 : 0;
+    }
+    if (d->type & CL_DEVICE_TYPE_CPU)
+        return ci_contains(d->platform_name, "Portable Computing Language") ? 2 : 3;
+    return 4;
+}
+
+/* Whether device a comes strictly before device b in the default order. */
+static int device_rank_before(const cn_device_info *a, const cn_device_info *b)
+{
+    int ca = device_class(a), cb = device_class(b);
+    if (ca != cb)
+        return ca < cb;
+    if (ca <= 1) {
+        if (a->compute_units != b->compute_units)
+            return a->compute_units > b->compute_units;
+        return a->global_mem > b->global_mem;
+    }
+    return 0;
+}
+
 static int choose_device(const cn_device_info *list, int n, const char *want, int *chosen)
 {
     if (want && *want) {
@@ -149,17 +182,11 @@ static int choose_device(const cn_device_info *list, int n, const char *want, in
         }
         return cn_fail(CN_ERR_ARG, "no OpenCL device matches '%s' (see 'caspnet devices')", want);
     }
-    for (int i = 0; i < n; i++)
-        if (list[i].type & CL_DEVICE_TYPE_GPU) {
-            *chosen = i;
-            return CN_OK;
-        }
-    for (int i = 0; i < n; i++)
-        if (list[i].type & CL_DEVICE_TYPE_CPU) {
-            *chosen = i;
-            return CN_OK;
-        }
-    *chosen = 0;
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (device_rank_before(&list[i], &list[best]))
+            best = i;
+    *chosen = best;
     return CN_OK;
 }
 

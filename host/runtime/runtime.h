@@ -61,7 +61,8 @@ const char *cn_device_type_name(cl_device_type t);
 typedef struct cn_ctx cn_ctx;
 
 typedef struct cn_ctx_opts {
-    const char *device;    /* NULL: $CASPNET_DEVICE, else first GPU, else first CPU.
+    const char *device;    /* NULL: $CASPNET_DEVICE, else a discrete GPU, an
+                              integrated one, a CPU (PoCL first): see choose_device.
                               Digits: global index; otherwise a case-insensitive
                               substring of "platform device" name. */
     const char *cache_dir; /* NULL: $CASPNET_CACHE_DIR, else ~/.cache/caspnet;
