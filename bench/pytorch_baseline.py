@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Times the PyTorch reference CASP-Net (tests/reference/caspnet_ref.py) per layer group.
+"""Times the PyTorch reference CASP-Net (tests/torch_reference/caspnet_ref.py) per layer group.
 
   /usr/bin/python3 bench/pytorch_baseline.py [--weights W.safetensors | --random] [--seed S]
       [--size HxW] [--reps N] [--threads N] [--attention linear|quadratic]
@@ -25,7 +25,7 @@ The model is the reference exactly as shipped and is not modified: its matrix pr
 through 1x1 convolutions, because Debian's torch 1.13 links only the generic reference BLAS
 while its oneDNN convolutions are ~10x faster. Weights: a caspnet safetensors file, or with
 --random (also the default without --weights) random av weights initialised like
-tests/reference/make_weights.py (init_random, no calibration pass). The input is the seeded
+tests/torch_reference/make_weights.py (init_random, no calibration pass). The input is the seeded
 synthetic clip + log-mel of make_weights.synthetic_inputs.
 """
 import argparse
@@ -37,7 +37,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "torch_reference"))
 
 import torch  # noqa: E402
 

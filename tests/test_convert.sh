@@ -15,7 +15,7 @@ fi
 T=$(mktemp -d "$BUILD/convert-test.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 CONV=("$PY" "$SRC/weights/convert.py")
-export CN_REF_DIR="$SRC/tests/reference" CN_T="$T"
+export CN_REF_DIR="$SRC/tests/torch_reference" CN_T="$T"
 failures=0
 SECONDS=0
 
@@ -167,7 +167,7 @@ for k, v in out.items():
 '
 
 # Overrides follow command-line order and each is reported.
-nvideo=$("$PY" -c "import sys; sys.path.insert(0, '$SRC/tests/reference'); import caspnet_ref as R; print(sum(k.startswith('video.') for k, _ in R.spec_keys('v')))")
+nvideo=$("$PY" -c "import sys; sys.path.insert(0, '$SRC/tests/torch_reference'); import caspnet_ref as R; print(sum(k.startswith('video.') for k, _ in R.spec_keys('v')))")
 run s3d-then-full 0 'complete' -- "${CONV[@]}" --out "$T/o1.safetensors" --variant v --s3d "$T/s3d.pt" --full "$T/ref_v.pt"
 n=$(grep -c '^  override: video\.' "$T/s3d-then-full.log")
 [ "$n" = "$nvideo" ] || fail "s3d-then-full: $n override lines, want $nvideo"

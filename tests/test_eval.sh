@@ -38,7 +38,7 @@ head -2 "$W/gt_SynthA.txt" | tail -1 | grep -Eq '^split +videos +frames +CC +NSS
   && ok "table columns in the paper's order" || bad "table header: $(head -2 "$W/gt_SynthA.txt")"
 
 # 2. A centre-bias map (a fixed Gaussian, 30 x 40, so the resize is exercised)
-#    through the full protocol, against tests/reference/metrics_ref.py.
+#    through the full protocol, against tests/torch_reference/metrics_ref.py.
 # The checker re-implements the protocol (fold lists, MAT v5 parsing, sAUC
 # negatives, seeds, averaging) on top of metrics_ref.py's metric functions.
 # It reads each dense map from pred_gt/ (the JPEG as stb_image decodes it,
@@ -48,7 +48,7 @@ cat > "$W/eval_check.py" <<'PY'
 import json, math, os, struct, sys, zlib
 import numpy as np
 from PIL import Image
-sys.path.insert(0, os.path.join(os.environ["SRC"], "tests", "reference"))
+sys.path.insert(0, os.path.join(os.environ["SRC"], "tests", "torch_reference"))
 import metrics_ref as mr
 
 root, pred, db, frames_mode, jpath, cpath = sys.argv[1:7]

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# caspnet logmel against the independent numpy VGGish reference (tests/reference/vggish_ref.py) on synthesised speech-like and tonal WAVs, a 44.1 kHz stereo file end to end, and bad input through the CLI.
+# caspnet logmel against the independent numpy VGGish reference (tests/torch_reference/vggish_ref.py) on synthesised speech-like and tonal WAVs, a 44.1 kHz stereo file end to end, and bad input through the CLI.
 # Usage (from CTest): test_logmel.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
 BIN=$1
 SRC=$2
 PY=/usr/bin/python3
-REF=$SRC/tests/reference/vggish_ref.py
+REF=$SRC/tests/torch_reference/vggish_ref.py
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 fail=0

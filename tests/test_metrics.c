@@ -1,4 +1,4 @@
-/* Saliency metrics and loss: hand-worked cases, invariances, finite-difference gradient, and agreement with tests/reference/metrics_ref.py. */
+/* Saliency metrics and loss: hand-worked cases, invariances, finite-difference gradient, and agreement with tests/torch_reference/metrics_ref.py. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* popen, mkdtemp */
 #endif
@@ -395,7 +395,7 @@ static void locate_script(void)
 {
     const char *here = __FILE__, *slash = strrchr(here, '/');
     int dlen = slash ? (int)(slash - here) : 1;
-    snprintf(script, sizeof script, "%.*s/reference/metrics_ref.py", dlen, slash ? here : ".");
+    snprintf(script, sizeof script, "%.*s/torch_reference/metrics_ref.py", dlen, slash ? here : ".");
 }
 
 static double json_num(const cJSON *o, const char *key, int *found)

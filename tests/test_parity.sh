@@ -2,7 +2,7 @@
 # End-to-end parity: the engine against the independent PyTorch reference (run in float64) on the same weights, every tap, both variants, both attention modes, 64x96 and one 224x384 clip.
 # Usage (from CTest): test_parity.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 #
-# Tolerances (tests/reference/compare.py): every tap within 1e-3 of its largest
+# Tolerances (tests/torch_reference/compare.py): every tap within 1e-3 of its largest
 # magnitude, the map within 1e-4 absolute, and at least half the map's pixels
 # in (0.01, 0.99) so that agreement is not agreement on saturated pixels. The
 # reference runs in float64 (--double): it is the exact function, and float32
@@ -11,7 +11,7 @@
 set -euo pipefail
 BIN=$1 SRC=$2
 PY=/usr/bin/python3   # Debian's python3-torch lives here, not in the pyenv python3
-REF=$SRC/tests/reference
+REF=$SRC/tests/torch_reference
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 fail=0

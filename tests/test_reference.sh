@@ -4,5 +4,5 @@
 set -euo pipefail
 SRC=$2
 PY=/usr/bin/python3   # Debian's python3-torch lives here, not in the pyenv python3
-$PY "$SRC/tests/reference/test_cpc_autograd.py"
-$PY "$SRC/tests/reference/selftest.py"
+$PY "$SRC/tests/torch_reference/test_cpc_autograd.py"
+$PY "$SRC/tests/torch_reference/selftest.py"

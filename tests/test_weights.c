@@ -168,9 +168,9 @@ static void test_spec_vs_python(void)
     char dir[1024];
     const char *here = __FILE__, *slash = strrchr(here, '/');
     if (slash)
-        snprintf(dir, sizeof dir, "%.*s/reference", (int)(slash - here), here);
+        snprintf(dir, sizeof dir, "%.*s/torch_reference", (int)(slash - here), here);
     else
-        snprintf(dir, sizeof dir, "reference");
+        snprintf(dir, sizeof dir, "torch_reference");
     char probe[1100];
     snprintf(probe, sizeof probe, "%s/caspnet_ref.py", dir);
     TU_CHECK(access(probe, R_OK) == 0, "cannot find %s", probe);

@@ -12,7 +12,7 @@ one key by key, and each override is reported):
                  become audio.*; the post-processor (pproc.*, PCA) is ignored.
                  Variant av only.
   --full FILE    a whole CASP-Net state dict of the reference model
-                 (tests/reference/caspnet_ref.py; keys as its spec_keys, possibly
+                 (tests/torch_reference/caspnet_ref.py; keys as its spec_keys, possibly
                  prefixed module.), taken as is. A .safetensors file is read
                  directly.
 
@@ -36,7 +36,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The reference defines the key list and the writer; importing them (instead
 # of a copy) keeps this tool from drifting from what the engine accepts.
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "torch_reference"))
 
 import torch  # noqa: E402
 

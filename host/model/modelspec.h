@@ -22,7 +22,7 @@ typedef struct cn_spec_key {
 } cn_spec_key;
 
 /* The ordered key list of a weights file of variant "av" or "v" (the order of
- * tests/reference/caspnet_ref.py's spec_keys). *keys is malloc'd; caller frees.
+ * tests/torch_reference/caspnet_ref.py's spec_keys). *keys is malloc'd; caller frees.
  * Returns CN_ERR_ARG for an unknown variant. */
 int cn_spec_keys(const char *variant, cn_spec_key **keys, int *count);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes a spec-conformant, calibrated random CASP-Net weights file, entirely in Python.
 
-  /usr/bin/python3 tests/reference/make_weights.py --variant av|v --seed S --out F.safetensors
+  /usr/bin/python3 tests/torch_reference/make_weights.py --variant av|v --seed S --out F.safetensors
       [--dtype F32|F16|BF16] [--calib 24x64x96,2x224x384] [--res-scale 0.1] [--head-std 1.0]
 
 Initialisation (MODEL.md section 9):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Self-test of the PyTorch reference (tests/reference): run as /usr/bin/python3 selftest.py.
+"""Self-test of the PyTorch reference (tests/torch_reference): run as /usr/bin/python3 selftest.py.
 
 1. the CPC adjoint check (test_cpc_autograd.py);
 2. the model's state_dict keys / shapes equal spec_keys() (derived separately from the

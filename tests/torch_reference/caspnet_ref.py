@@ -2,7 +2,7 @@
 """Independent PyTorch reference of CASP-Net, written from shared/spec/MODEL.md alone.
 
 Usage:
-  /usr/bin/python3 tests/reference/caspnet_ref.py --weights W.safetensors --clip CLIP.npy \
+  /usr/bin/python3 tests/torch_reference/caspnet_ref.py --weights W.safetensors --clip CLIP.npy \
       [--logmel MEL.npy] --out SAL.npy [--dump-dir D] [--attention linear|quadratic] [--threads K]
 
 The variant ("av" or "v") comes from the weights file's metadata. With
