@@ -204,11 +204,11 @@ static int bench_group(cn_ctx *ctx, conv_group *g, int reps, uint32_t *seed)
     if (st == CN_OK && g_packed) {
         int64_t ps[3];
         float *hp = NULL;
-        st = cn_conv_pack_shape(l->co, l->ci, taps, ps);
+        st = cn_conv_pack_shape(ctx, l->co, l->ci, taps, ps);
         if (st == CN_OK && !(hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp)))
             st = cn_fail(CN_ERR_OOM, "bench: out of host memory");
         if (st == CN_OK)
-            st = cn_conv_pack(hw, l->co, l->ci, taps, hp);
+            st = cn_conv_pack(ctx, hw, l->co, l->ci, taps, hp);
         if (st == CN_OK)
             st = cn_tensor_from_host(ctx, &wp, 3, ps, hp);
         a.w_packed = &wp;
@@ -273,10 +273,6 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (tuning && cn_conv_set_tuning(tuning) != CN_OK) {
-        fprintf(stderr, "%s\n", cn_last_error());
-        return 2;
-    }
     build_layers();
 
     static conv_group groups[MAX_LAYERS];
@@ -309,11 +305,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot create OpenCL context: %s\n", cn_last_error());
         return 1;
     }
+    if (tuning && cn_conv_set_tuning(ctx, tuning) != CN_OK) {
+        fprintf(stderr, "%s\n", cn_last_error());
+        cn_ctx_destroy(ctx);
+        return 2;
+    }
     const cn_device_info *dev = cn_ctx_device(ctx);
     printf("device: %s (%s, driver %s)\nconv tuning: %s\ninput 1x3x%dx%dx%d, median of %d runs "
            "after a warm-up; %d convs, %d distinct shapes selected\n\n",
-           dev->name, dev->platform_name, dev->driver, cn_conv_tuning(), IN_T, IN_H, IN_W, reps,
-           nlayers, ngroups);
+           dev->name, dev->platform_name, dev->driver, cn_conv_tuning(ctx), IN_T, IN_H, IN_W,
+           reps, nlayers, ngroups);
     printf("%-30s %4s %-10s %-6s %-6s %-11s %8s %10s %8s\n", "layer (first use)", "uses",
            "Ci->Co", "kernel", "stride", "input THW", "GFLOP", "median ms", "GFLOP/s");
     uint32_t seed = 12345u;

@@ -213,16 +213,17 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (tuning && cn_gemm_set_tuning(tuning) != CN_OK) {
-        fprintf(stderr, "%s\n", cn_last_error());
-        free(shapes);
-        return 2;
-    }
     cn_ctx *ctx = NULL;
     if (cn_ctx_create(&o, &ctx) != CN_OK) {
         fprintf(stderr, "cannot create OpenCL context: %s\n", cn_last_error());
         free(shapes);
         return 1;
+    }
+    if (tuning && cn_gemm_set_tuning(ctx, tuning) != CN_OK) {
+        fprintf(stderr, "%s\n", cn_last_error());
+        cn_ctx_destroy(ctx);
+        free(shapes);
+        return 2;
     }
     const cn_device_info *dev = cn_ctx_device(ctx);
     char tb[512];

@@ -189,14 +189,14 @@ static void test_stale_pack(cn_ctx *ctx, tu_rng *r)
     const int64_t xs[5] = {1, 6, 2, 5, 9}, ws[5] = {7, 6, 1, 3, 3}, taps = 9;
     float *x = tu_rand_array(r, 540, -1, 1), *w = tu_rand_array(r, 378, -0.2, 0.2);
     int64_t ps[3];
-    TU_OK(cn_conv_pack_shape(7, 6, taps, ps));
+    TU_OK(cn_conv_pack_shape(ctx, 7, 6, taps, ps));
     float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
-    TU_OK(cn_conv_pack(w, 7, 6, taps, hp));
+    TU_OK(cn_conv_pack(ctx, w, 7, 6, taps, hp));
     cn_tensor tx = {0}, tw = {0}, tp = {0}, y1 = {0}, y2 = {0};
     TU_OK(cn_tensor_from_host(ctx, &tx, 5, xs, x));
     TU_OK(cn_tensor_from_host(ctx, &tw, 5, ws, w));
     TU_OK(cn_tensor_from_host(ctx, &tp, 3, ps, hp));
-    TU_OK(cn_conv_set_tuning("-DR_RM=3"));
+    TU_OK(cn_conv_set_tuning(ctx, "-DR_RM=3"));
     const int64_t ys[5] = {1, 7, 2, 5, 9};
     TU_OK(cn_tensor_alloc(ctx, &y1, 5, ys));
     TU_OK(cn_tensor_alloc(ctx, &y2, 5, ys));
@@ -218,7 +218,7 @@ static void test_stale_pack(cn_ctx *ctx, tu_rng *r)
     TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
     TU_CHECK(strstr(cn_last_error(), "held only packed") != NULL, "stale packed-only weight: %s",
              cn_last_error());
-    TU_OK(cn_conv_set_tuning(NULL));
+    TU_OK(cn_conv_set_tuning(ctx, NULL));
     TU_OK(cn_conv3d(ctx, &a));
     TU_OK(cn_tensor_download(ctx, &y2, g2));
     double worst = 0;
@@ -319,12 +319,12 @@ int main(void)
     if (!ctx)
         return 1;
     tu_rng r = tu_seed(3);
-    printf("tuning: %s\n", cn_conv_tuning());
+    printf("tuning: %s\n", cn_conv_tuning(ctx));
     /* every case with the plain and with the packed weight layout */
     for (size_t t = 0; t <= sizeof tunings / sizeof tunings[0]; t++) {
         if (t > 0) {
-            TU_OK(cn_conv_set_tuning(tunings[t - 1]));
-            printf("tuning: %s\n", cn_conv_tuning());
+            TU_OK(cn_conv_set_tuning(ctx, tunings[t - 1]));
+            printf("tuning: %s\n", cn_conv_tuning(ctx));
         }
         for (int i = 0; i < NCASES; i++)
             for (int packed = 0; packed < 2; packed++) {
@@ -333,7 +333,7 @@ int main(void)
                 conv_run_case(ctx, &r, &c);
             }
     }
-    TU_OK(cn_conv_set_tuning(NULL));
+    TU_OK(cn_conv_set_tuning(ctx, NULL));
     test_rejections(ctx);
     test_dense_append(ctx, &r);
     test_stale_pack(ctx, &r);

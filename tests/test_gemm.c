@@ -179,11 +179,11 @@ static void test_rejections(cn_ctx *ctx)
         touched += host[i] != 1.5f;
     TU_CHECK(touched == 0, "rejected calls wrote %d elements of C", touched);
     /* tuning strings are checked */
-    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_VW=3"));
-    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_NOPE=1"));
-    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_WM=x"));
-    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning("-DGEMM_WM=0"));
-    TU_OK(cn_gemm_set_tuning(NULL));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning(ctx, "-DGEMM_VW=3"));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning(ctx, "-DGEMM_NOPE=1"));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning(ctx, "-DGEMM_WM=x"));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning(ctx, "-DGEMM_WM=0"));
+    TU_OK(cn_gemm_set_tuning(ctx, NULL));
     tu_guarded_free(&g);
     clReleaseMemObject(a);
     clReleaseMemObject(b);
@@ -215,11 +215,11 @@ int main(void)
     };
     for (int i = 0; i < 2; i++) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        TU_OK(cn_gemm_set_tuning(tunings[i]));
+        TU_OK(cn_gemm_set_tuning(ctx, tunings[i]));
         run_all(ctx, &r, i ? "own/scalar" : "own/local", 1);
         printf("own kernels with %s: %.2f s\n", tunings[i], elapsed(t0));
     }
-    TU_OK(cn_gemm_set_tuning(NULL));
+    TU_OK(cn_gemm_set_tuning(ctx, NULL));
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cn_gemm_set_backend(ctx, CN_GEMM_CLBLAST);

@@ -1,8 +1,10 @@
-/* Runtime tests: device listing and choice, the on-disk program cache (a second context loads instead of compiling), build failures, allocation faults and the arena. */
+/* Runtime tests: device listing and choice, the on-disk program cache (a second context loads instead of compiling), build failures, allocation faults and the arena, per-context op state and tunings. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conv_ref.h"
+#include "gemm_ref.h"
 #include "testutil.h"
 
 static void test_devices(void)
@@ -161,6 +163,142 @@ static void test_profiling(void)
     cn_ctx_destroy(ctx);
 }
 
+/* The runtime's per-context op-state slots: set, replaced, released. */
+static int releases;
+static void count_release(void *p)
+{
+    releases++;
+    free(p);
+}
+
+static void test_op_state(void)
+{
+    cn_ctx *ctx = NULL;
+    TU_OK(cn_ctx_create(&(cn_ctx_opts){.cache_dir = "off"}, &ctx));
+    if (!ctx)
+        return;
+    releases = 0;
+    TU_CHECK(cn_ctx_op_state(ctx, CN_OPS_CONV) == NULL, "fresh context has conv state");
+    int *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    TU_OK(cn_ctx_set_op_state(ctx, CN_OPS_CONV, a, count_release));
+    TU_CHECK(cn_ctx_op_state(ctx, CN_OPS_CONV) == a && cn_ctx_op_state(ctx, CN_OPS_GEMM) == NULL,
+             "slots are separate");
+    TU_OK(cn_ctx_set_op_state(ctx, CN_OPS_CONV, b, count_release));
+    TU_CHECK(releases == 1 && cn_ctx_op_state(ctx, CN_OPS_CONV) == b, "replaced state released");
+    TU_FAILS(CN_ERR_ARG, cn_ctx_set_op_state(ctx, CN_OPS_COUNT, NULL, NULL));
+    TU_CHECK(cn_ctx_op_state(ctx, CN_OPS_COUNT) == NULL, "unknown family has a state");
+    cn_ctx_destroy(ctx);
+    TU_CHECK(releases == 2, "cn_ctx_destroy released %d of 2 states", releases);
+}
+
+/* A 3x3x3 convolution through the general kernel, against the double
+ * reference, with the weight held only packed for this context's tuning
+ * (as the model holds it): a launch under another tuning would refuse it. */
+static void conv_check(cn_ctx *ctx, const char *what, const float *x, const float *w,
+                       const double *want)
+{
+    const int64_t xs[5] = {1, 5, 3, 6, 7}, ws[5] = {11, 5, 3, 3, 3}, ys[5] = {1, 11, 3, 6, 7};
+    int64_t ps[3];
+    TU_OK(cn_conv_pack_shape(ctx, 11, 5, 27, ps));
+    float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp), got[11 * 126];
+    TU_OK(cn_conv_pack(ctx, w, 11, 5, 27, hp));
+    cn_tensor tx = {0}, tw = {0}, tp = {0}, ty = {0};
+    TU_OK(cn_tensor_from_host(ctx, &tx, 5, xs, x));
+    TU_OK(cn_tensor_from_host(ctx, &tp, 3, ps, hp));
+    cn_tensor_wrap(&tw, tp.buf, 11 * 5 * 27 * sizeof(float), 5, ws);
+    TU_OK(cn_tensor_alloc(ctx, &ty, 5, ys));
+    cn_conv_args a = {0};
+    a.x = &tx, a.w = &tw, a.w_packed = &tp, a.y = &ty;
+    a.pad[0] = a.pad[1] = a.pad[2] = 1;
+    TU_OK(cn_conv3d(ctx, &a));
+    TU_OK(cn_tensor_download(ctx, &ty, got));
+    /* 135 products of [-1, 1] x [-0.2, 0.2] values: 1e-5 is far above rounding */
+    tu_compare(what, got, want, 11 * 126, 1e-5, 1e-5);
+    cn_tensor *ts[] = {&tx, &tp, &ty};
+    for (int i = 0; i < 3; i++)
+        cn_tensor_release(ctx, ts[i]);
+    free(hp);
+}
+
+/* C (37 x 29) = A (37 x 23) B (23 x 29) on the own kernels, which read this
+ * context's GEMM tuning. */
+static void gemm_check(cn_ctx *ctx, const char *what, const float *A, const float *B)
+{
+    cn_gemm_desc d = {.M = 37, .N = 29, .K = 23, .alpha = 1.0f, .lda = 23, .ldb = 29, .ldc = 29};
+    float got[37 * 29], zero[37 * 29] = {0};
+    double want[37 * 29];
+    cn_tensor a = {0}, b = {0}, c = {0};
+    TU_OK(cn_tensor_from_host(ctx, &a, 2, (int64_t[]){37, 23}, A));
+    TU_OK(cn_tensor_from_host(ctx, &b, 2, (int64_t[]){23, 29}, B));
+    TU_OK(cn_tensor_alloc(ctx, &c, 2, (int64_t[]){37, 29}));
+    cn_gemm_set_backend(ctx, CN_GEMM_OWN);
+    TU_OK(cn_gemm(ctx, &d, a.buf, a.cap, b.buf, b.cap, c.buf, c.cap));
+    TU_OK(cn_tensor_download(ctx, &c, got));
+    ref_gemm(&d, A, B, zero, 37 * 29, want, NULL);
+    tu_compare(what, got, want, 37 * 29, 1e-5, 1e-5);
+    cn_tensor_release(ctx, &a);
+    cn_tensor_release(ctx, &b);
+    cn_tensor_release(ctx, &c);
+}
+
+/* Two contexts on one device with different conv and GEMM tunings: each
+ * reports, packs for and computes with its own; resetting one leaves the
+ * other alone. */
+static void test_tuning_per_context(void)
+{
+    cn_ctx *c1 = tu_ctx_opts(&(cn_ctx_opts){0}), *c2 = tu_ctx_opts(&(cn_ctx_opts){0});
+    if (!c1 || !c2) {
+        cn_ctx_destroy(c1);
+        cn_ctx_destroy(c2);
+        TU_CHECK(0, "two contexts");
+        return;
+    }
+    const char *conv_t = "-DVW=8 -DP_RM=8 -DP_NV=2 -DR_RM=8 -DR_NR=2 -DR_NV=1";
+    const char *gemm_t = "-DGEMM_VW=2 -DGEMM_WM=3 -DGEMM_NV=3";
+    TU_OK(cn_conv_set_tuning(c1, conv_t));
+    TU_OK(cn_gemm_set_tuning(c1, gemm_t));
+    char g1[512], g2[512];
+    cn_gemm_tuning(c1, g1, sizeof g1);
+    cn_gemm_tuning(c2, g2, sizeof g2);
+    printf("context 1: conv %s | gemm %s\ncontext 2: conv %s | gemm %s\n", cn_conv_tuning(c1), g1,
+           cn_conv_tuning(c2), g2);
+    TU_CHECK(strcmp(cn_conv_tuning(c1), conv_t) == 0, "context 1 conv tuning");
+    TU_CHECK(strcmp(cn_conv_tuning(c2), cn_conv_tuning(NULL)) == 0 &&
+                 strcmp(cn_conv_tuning(c2), conv_t) != 0,
+             "context 2 keeps the default conv tuning");
+    TU_CHECK(cn_conv_pack_block(c1) == 8 && cn_conv_pack_block(c2) == cn_conv_pack_block(NULL) &&
+                 cn_conv_pack_block(c2) != 8,
+             "pack blocks %d, %d", cn_conv_pack_block(c1), cn_conv_pack_block(c2));
+    TU_CHECK(strstr(g1, "-DGEMM_VW=2 -DGEMM_NV=3 -DGEMM_WM=3 ") && strcmp(g1, g2) != 0 &&
+                 !strstr(g2, "-DGEMM_VW=2 -DGEMM_NV=3"),
+             "GEMM tunings: '%s' vs '%s'", g1, g2);
+
+    tu_rng r = tu_seed(11);
+    float *x = tu_rand_array(&r, 5 * 126, -1, 1), *w = tu_rand_array(&r, 11 * 5 * 27, -0.2, 0.2);
+    double want[11 * 126];
+    ref_conv_desc rd = {.N = 1, .Cx = 5, .Ci = 5, .Co = 11, .Cy = 11, .in = {3, 6, 7},
+                        .k = {3, 3, 3}, .s = {1, 1, 1}, .p = {1, 1, 1}, .d = {1, 1, 1},
+                        .x = x, .w = w};
+    ref_conv(&rd, want, NULL);
+    float *A = tu_rand_array(&r, 37 * 23, -1, 1), *B = tu_rand_array(&r, 23 * 29, -1, 1);
+    /* interleaved, so that neither context can lean on the other's programs */
+    conv_check(c1, "conv, context 1", x, w, want);
+    conv_check(c2, "conv, context 2", x, w, want);
+    gemm_check(c1, "gemm, context 1", A, B);
+    gemm_check(c2, "gemm, context 2", A, B);
+
+    TU_OK(cn_conv_set_tuning(c1, NULL));
+    TU_OK(cn_gemm_set_tuning(c1, NULL));
+    cn_gemm_tuning(c1, g1, sizeof g1);
+    TU_CHECK(strcmp(cn_conv_tuning(c1), cn_conv_tuning(c2)) == 0 && strcmp(g1, g2) == 0,
+             "reset tunings equal the untouched context's");
+    TU_FAILS(CN_ERR_ARG, cn_conv_set_tuning(NULL, conv_t));
+    TU_FAILS(CN_ERR_ARG, cn_gemm_set_tuning(NULL, gemm_t));
+    free(x), free(w), free(A), free(B);
+    cn_ctx_destroy(c1);
+    cn_ctx_destroy(c2);
+}
+
 int main(void)
 {
     test_devices();
@@ -168,5 +306,7 @@ int main(void)
     test_build_failure();
     test_arena_and_faults();
     test_profiling();
+    test_op_state();
+    test_tuning_per_context();
     return tu_finish("test_runtime");
 }

@@ -108,8 +108,9 @@ static void print_layers(cn_prof_entry *pe, int np, int n, double total)
                pe[i].launches, pe[i].seconds * 1e3, total > 0 ? 100.0 * pe[i].seconds / total : 0.0);
 }
 
-static int bench_device(const char *device, const char *weights, int H, int W, int reps,
-                        const int *batches, int nb, cn_attention_mode att, int layers, cJSON *jdevs)
+static int bench_device(const char *device, const char *weights, const char *conv_tuning, int H,
+                        int W, int reps, const int *batches, int nb, cn_attention_mode att,
+                        int layers, cJSON *jdevs)
 {
     cn_prof_entry *last = NULL; /* the last timed pass, for --layers */
     int nlast = 0;
@@ -124,6 +125,13 @@ static int bench_device(const char *device, const char *weights, int H, int W, i
     }
     cn_ctx *ctx = cn_engine_ctx(e);
     int ok = 0, maxb = 1;
+    /* the tuning belongs to this device's context; set before the weights
+     * are packed for it */
+    if (conv_tuning && cn_conv_set_tuning(ctx, conv_tuning) != CN_OK) {
+        cli_error("bench: %s", cn_last_error());
+        cn_engine_destroy(e);
+        return 0;
+    }
     for (int i = 0; i < nb; i++)
         maxb = batches[i] > maxb ? batches[i] : maxb;
     float *clip = NULL, *mel = NULL, *sal = NULL;
@@ -300,10 +308,6 @@ int cmd_bench(int argc, char **argv)
     long layers;
     if (!cli_int("--reps", reps_s, 1, 64, &reps) || !cli_int("--layers", layers_s, 0, 100000, &layers))
         return 2;
-    if (conv_tuning && cn_conv_set_tuning(conv_tuning) != CN_OK) {
-        cli_error("bench: %s", cn_last_error());
-        return 2;
-    }
     if (sscanf(size, "%dx%d", &H, &W) != 2 || H < 32 || W < 32 || H % 32 || W % 32) {
         cli_error("bench: --size '%s' must be HxW with multiples of 32", size);
         return 2;
@@ -339,12 +343,12 @@ int cmd_bench(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             char idx[16];
             snprintf(idx, sizeof idx, "%d", list[i].index);
-            ok &= bench_device(idx, weights, H, W, (int)reps, batches, nb, am, (int)layers, devs);
+            ok &= bench_device(idx, weights, conv_tuning, H, W, (int)reps, batches, nb, am, (int)layers, devs);
             any = 1;
         }
         free(list);
     } else {
-        ok = bench_device(device, weights, H, W, (int)reps, batches, nb, am, (int)layers, devs);
+        ok = bench_device(device, weights, conv_tuning, H, W, (int)reps, batches, nb, am, (int)layers, devs);
         any = 1;
     }
     if (json && any) {

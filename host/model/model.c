@@ -83,7 +83,7 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
         if (u->packed) {
             /* every conv of such a unit reads wp, so w is only a view with the
              * plain shape over wp's buffer (not a second copy of the weights) */
-            CN_TRY(cn_conv_pack_shape(u->co, u->ci, taps, ps));
+            CN_TRY(cn_conv_pack_shape(m->ctx, u->co, u->ci, taps, ps));
             CN_TRY(sub_tensor(m, &u->wp, &off, align, ps[0] * ps[1] * ps[2], 3, ps));
             if (m->block)
                 cn_tensor_wrap(&u->w, u->wp.buf, (size_t)t->numel * sizeof(float), t->ndim, t->shape);

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Defaults measured on PoCL 3.1 (2-core AVX-512 EPYC) on the whole model at
@@ -14,30 +15,45 @@
  * measured: 32 x 16 accumulators per work-item may spill there. */
 #define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=32 -DR_NR=1 -DR_NV=1"
 
-/* Process-wide tuning string. The launch geometry reads the tile sizes back
- * from it (opt_int), with fallbacks equal to the kernel's own defaults. */
-static char conv_opts[512] = CONV_DEFAULT_OPTS;
+/* The context's tuning (its CN_OPS_CONV slot; absent means the defaults).
+ * The launch geometry reads the tile sizes back from the string (opt_int),
+ * with fallbacks equal to the kernel's own defaults. */
+typedef struct conv_state {
+    char opts[512];
+} conv_state;
 
-int cn_conv_set_tuning(const char *options)
+int cn_conv_set_tuning(cn_ctx *ctx, const char *options)
 {
+    if (!ctx)
+        return cn_fail(CN_ERR_ARG, "conv tuning: no context");
     if (!options || !*options)
-        options = CONV_DEFAULT_OPTS;
-    if (strlen(options) >= sizeof conv_opts)
+        return cn_ctx_set_op_state(ctx, CN_OPS_CONV, NULL, NULL);
+    if (strlen(options) >= sizeof ((conv_state *)0)->opts)
         return cn_fail(CN_ERR_ARG, "conv tuning: option string longer than %zu bytes",
-                       sizeof conv_opts - 1);
-    strcpy(conv_opts, options);
+                       sizeof ((conv_state *)0)->opts - 1);
+    conv_state *s = cn_ctx_op_state(ctx, CN_OPS_CONV);
+    if (!s) {
+        if (!(s = malloc(sizeof *s)))
+            return cn_fail(CN_ERR_OOM, "conv tuning: out of host memory");
+        CN_TRY(cn_ctx_set_op_state(ctx, CN_OPS_CONV, s, free));
+    }
+    strcpy(s->opts, options);
     return CN_OK;
 }
 
-const char *cn_conv_tuning(void) { return conv_opts; }
+const char *cn_conv_tuning(const cn_ctx *ctx)
+{
+    const conv_state *s = cn_ctx_op_state(ctx, CN_OPS_CONV);
+    return s ? s->opts : CONV_DEFAULT_OPTS;
+}
 
 /* A -D value of the tuning string, so that the NDRange always matches the
  * tiles the program was built with; `def` must equal the kernel default. */
-static int opt_int(const char *name, int def)
+static int opt_int(const cn_ctx *ctx, const char *name, int def)
 {
     char key[32];
     snprintf(key, sizeof key, "-D%s=", name);
-    const char *p = strstr(conv_opts, key);
+    const char *p = strstr(cn_conv_tuning(ctx), key);
     if (!p)
         return def;
     int v = 0;
@@ -247,13 +263,13 @@ static int is_pw(const cn_conv_geom *g)
 int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6],
                   const char *tag)
 {
-    const int vw = opt_int("VW", 16);
+    const int vw = opt_int(ctx, "VW", 16);
     const int pw = is_pw(g);
     const int pre = (g->flags & (F_PSCALE | F_PSHIFT | F_PRELU)) != 0;
     char name[32];
     snprintf(name, sizeof name, "%s%s", pw ? "conv_pw" : "conv_row", pre ? "_pre" : "");
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv3d", conv_opts, name, &k));
+    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_tuning(ctx), name, &k));
     const int iargs[] = {g->Ci, g->Co, g->Cx, g->xoff, g->Cy, g->yoff, g->T, g->H, g->W,
                          g->To, g->Ho, g->Wo, g->k[0], g->k[1], g->k[2], g->s[0], g->s[1],
                          g->s[2], g->p[0], g->p[1], g->p[2], g->d[0], g->d[1], g->d[2]};
@@ -268,7 +284,7 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
     CN_TRY(CN_ARG(k, ai, wbase)); ai++;
     for (int i = 0; i < 5; i++, ai++)
         CN_TRY(CN_ARG(k, ai, ws[i]));
-    const int wsb = ws[5] ? ws[5] : opt_int("R_RM", 16) * ws[0];
+    const int wsb = ws[5] ? ws[5] : opt_int(ctx, "R_RM", 16) * ws[0];
     CN_TRY(CN_ARG(k, ai, wsb)); ai++;
     CN_TRY(CN_ARG(k, ai, bias)); ai++;
     CN_TRY(CN_ARG(k, ai, ps)); ai++;
@@ -285,13 +301,13 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
 
     size_t gl[3], lo[3];
     if (pw) {
-        const size_t tn = (size_t)vw * opt_int("P_NV", 2), rm = opt_int("P_RM", 16);
+        const size_t tn = (size_t)vw * opt_int(ctx, "P_NV", 2), rm = opt_int(ctx, "P_RM", 16);
         const size_t L = (size_t)g->T * g->H * g->W;
         gl[0] = (L + tn - 1) / tn;
         gl[1] = (g->Co + rm - 1) / rm;
     } else {
-        const size_t tw = (size_t)vw * opt_int("R_NV", 1), nr = opt_int("R_NR", 2);
-        const size_t rm = opt_int("R_RM", 16);
+        const size_t tw = (size_t)vw * opt_int(ctx, "R_NV", 1), nr = opt_int(ctx, "R_NR", 2);
+        const size_t rm = opt_int(ctx, "R_RM", 16);
         gl[0] = (size_t)g->To * ((g->Ho + nr - 1) / nr) * ((g->Wo + tw - 1) / tw);
         gl[1] = (g->Co + rm - 1) / rm;
     }
@@ -300,11 +316,12 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
     return cn_launch(ctx, k, tag, 3, gl, lo);
 }
 
-int cn_conv_pack_block(void) { return opt_int("R_RM", 16); }
+int cn_conv_pack_block(const cn_ctx *ctx) { return opt_int(ctx, "R_RM", 16); }
 
-int cn_conv_pack_shape(int64_t co, int64_t ci, int64_t taps, int64_t shape[3])
+int cn_conv_pack_shape(const cn_ctx *ctx, int64_t co, int64_t ci, int64_t taps,
+                       int64_t shape[3])
 {
-    const int64_t r = cn_conv_pack_block();
+    const int64_t r = cn_conv_pack_block(ctx);
     if (co < 1 || ci < 1 || taps < 1 || ci > INT_MAX / taps || (co + r - 1) / r > INT_MAX / (ci * taps * r))
         return cn_fail(CN_ERR_ARG, "conv pack: bad sizes (%lld, %lld, %lld taps)", (long long)co,
                        (long long)ci, (long long)taps);
@@ -314,10 +331,11 @@ int cn_conv_pack_shape(int64_t co, int64_t ci, int64_t taps, int64_t shape[3])
     return CN_OK;
 }
 
-int cn_conv_pack(const float *w, int64_t co, int64_t ci, int64_t taps, float *out)
+int cn_conv_pack(const cn_ctx *ctx, const float *w, int64_t co, int64_t ci, int64_t taps,
+                 float *out)
 {
     int64_t s[3];
-    CN_TRY(cn_conv_pack_shape(co, ci, taps, s));
+    CN_TRY(cn_conv_pack_shape(ctx, co, ci, taps, s));
     const int64_t r = s[2];
     for (int64_t b = 0; b < s[0]; b++)
         for (int64_t t = 0; t < taps; t++)
@@ -358,7 +376,7 @@ static int conv_pw_gemm(cn_ctx *ctx, const cn_conv_args *a, const cn_conv_geom *
     if (!(g->flags & (F_BIAS | F_RELU)))
         return CN_OK;
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv3d", conv_opts, "conv_bias_act", &k));
+    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_tuning(ctx), "conv_bias_act", &k));
     const int iL = (int)L, flags = g->flags & (F_BIAS | F_RELU);
     cl_mem bias = g->bias ? g->bias : g->y; /* unread without F_BIAS */
     CN_TRY(CN_ARG(k, 0, iL));
@@ -383,7 +401,7 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
     const int ks = g.k[0] * g.k[1] * g.k[2];
     int64_t ps[3];
     const cn_tensor *wp = a->w_packed;
-    if (wp && !is_pw(&g) && cn_conv_pack_shape(g.Co, g.Ci, ks, ps) == CN_OK && wp->ndim == 3 &&
+    if (wp && !is_pw(&g) && cn_conv_pack_shape(ctx, g.Co, g.Ci, ks, ps) == CN_OK && wp->ndim == 3 &&
         wp->shape[0] == ps[0] && wp->shape[1] == ps[1] && wp->shape[2] == ps[2] && wp->buf &&
         wp->dtype == CN_F32 && wp->cap >= cn_tensor_bytes(wp)) {
         /* (block, tap, ci, i): the R_RM weights a work-item reads together are adjacent */
@@ -396,7 +414,7 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
         return cn_fail(CN_ERR_ARG, "%s: the weight is held only packed, for blocks of %lld output "
                        "channels, and the tuning now uses %d (%s): reload the weights after "
                        "changing the tuning", op, wp->ndim == 3 ? (long long)wp->shape[2] : -1LL,
-                       cn_conv_pack_block(), a->tag ? a->tag : op);
+                       cn_conv_pack_block(ctx), a->tag ? a->tag : op);
     const int ws[6] = {g.Ci * ks, ks, g.k[1] * g.k[2], g.k[2], 1, 0};
     return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
 }

@@ -59,27 +59,33 @@ int cn_conv2d(cn_ctx *ctx, const cn_conv_args *a);
  * same weight tensor, same stride, pad and dilation. */
 int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a);
 
-/* Tuning of cl/conv3d.cl for this process: `options` is the -D macro string
- * its programs are built with (see the macros documented in cl/conv3d.cl);
- * NULL or "" restores the measured defaults. Meant for benchmarks and tests;
- * not thread-safe against concurrent launches. Returns CN_ERR_ARG if the
+/* Tuning of cl/conv3d.cl for this context (each context has its own):
+ * `options` is the -D macro string its programs are built with (see the
+ * macros documented in cl/conv3d.cl); NULL or "" restores the measured
+ * defaults. Meant for benchmarks and tests; set it before loading weights
+ * (packed weights follow the tuning, see below). Returns CN_ERR_ARG if the
  * string is too long. */
-int cn_conv_set_tuning(const char *options);
-const char *cn_conv_tuning(void);
+int cn_conv_set_tuning(cn_ctx *ctx, const char *options);
+/* The context's tuning string; the defaults for a NULL context. Valid until
+ * the next cn_conv_set_tuning on that context. */
+const char *cn_conv_tuning(const cn_ctx *ctx);
 
 /* Packed weights for the general (not 1x1x1) convolution kernel: w (co, ci,
  * taps) with taps = kT*kH*kW becomes (ceil(co/R), taps, ci, R), R being the
- * tuning's output-channel block (R_RM, cn_conv_pack_block()), zero past co,
- * so the R weights a work-item reads for one (tap, ci) are adjacent instead
- * of ci*taps floats apart. The packed tensor's shape is
+ * output-channel block of ctx's tuning (R_RM, cn_conv_pack_block(ctx); a
+ * NULL ctx means the default tuning), zero past co, so the R weights a
+ * work-item reads for one (tap, ci) are adjacent instead of ci*taps floats
+ * apart. The packed tensor's shape is
  * (ceil(co/R), taps*ci, R) (cn_conv_pack_shape); out holds its numel floats,
  * written by the caller to a device tensor of that shape. A packed weight
  * made under another tuning no longer matches and is ignored (w is used),
  * unless w shares the packed tensor's buffer (a caller that keeps only the
  * packed copy): that is an error (CN_ERR_ARG), never a silent misread. */
-int cn_conv_pack_block(void);
-int cn_conv_pack_shape(int64_t co, int64_t ci, int64_t taps, int64_t shape[3]);
-int cn_conv_pack(const float *w, int64_t co, int64_t ci, int64_t taps, float *out);
+int cn_conv_pack_block(const cn_ctx *ctx);
+int cn_conv_pack_shape(const cn_ctx *ctx, int64_t co, int64_t ci, int64_t taps,
+                       int64_t shape[3]);
+int cn_conv_pack(const cn_ctx *ctx, const float *w, int64_t co, int64_t ci, int64_t taps,
+                 float *out);
 
 /* ---- internal: shared by host/ops/conv3d.c and conv_transpose3d.c ---------- */
 

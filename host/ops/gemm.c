@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- tuning ------------------------------------------------------------------ */
@@ -30,9 +31,6 @@ static const struct {
     {"GEMM_SKINNY", offsetof(gemm_tuning, skinny), 0, 64},
 };
 #define NFIELDS (sizeof tuning_fields / sizeof tuning_fields[0])
-
-/* Caller's overrides, applied on top of the device defaults at every launch. */
-static char user_tuning[512];
 
 /* CPU defaults measured with bench/bench_gemm on PoCL 3.1, 2-core AVX-512
  * Xeon: 8 x 32 blocks (16 zmm accumulators) fed from global memory reach
@@ -81,24 +79,46 @@ static int apply_tuning(const char *s, gemm_tuning *t)
     return CN_OK;
 }
 
-int cn_gemm_set_tuning(const char *options)
+cn_gemm_state *cn_gemm_state_(cn_ctx *ctx, int create)
 {
+    cn_gemm_state *s = cn_ctx_op_state(ctx, CN_OPS_GEMM);
+    if (s || !create)
+        return s;
+    if (!(s = calloc(1, sizeof *s)))
+        return NULL;
+    s->forced = CN_GEMM_AUTO;
+    if (cn_ctx_set_op_state(ctx, CN_OPS_GEMM, s, free) != CN_OK) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int cn_gemm_set_tuning(cn_ctx *ctx, const char *options)
+{
+    if (!ctx)
+        return cn_fail(CN_ERR_ARG, "gemm tuning: no context");
     if (!options)
         options = "";
-    if (strlen(options) >= sizeof user_tuning)
+    if (strlen(options) >= sizeof ((cn_gemm_state *)0)->tuning)
         return cn_fail(CN_ERR_ARG, "gemm tuning: option string longer than %zu bytes",
-                       sizeof user_tuning - 1);
+                       sizeof ((cn_gemm_state *)0)->tuning - 1);
     gemm_tuning t = {.vw = 16};
     CN_TRY(apply_tuning(options, &t));
-    strcpy(user_tuning, options);
+    cn_gemm_state *s = cn_gemm_state_(ctx, *options != '\0');
+    if (!s && *options)
+        return cn_fail(CN_ERR_OOM, "gemm tuning: out of host memory");
+    if (s)
+        strcpy(s->tuning, options);
     return CN_OK;
 }
 
 static int get_tuning(cn_ctx *ctx, gemm_tuning *t)
 {
     const cn_device_info *dev = cn_ctx_device(ctx);
+    const cn_gemm_state *s = cn_gemm_state_(ctx, 0);
     *t = device_defaults(dev);
-    CN_TRY(apply_tuning(user_tuning, t));
+    CN_TRY(apply_tuning(s ? s->tuning : "", t));
     if (t->local) {
         size_t wg = (size_t)t->lm * t->ln;
         size_t lbytes = (size_t)t->tk * ((size_t)t->lm * t->wm + (size_t)t->ln * t->vw * t->nv) * 4;

@@ -54,26 +54,40 @@ const char *cn_gemm_backend_name(cn_gemm_backend b);
  * cl/gemm.cl (GEMM_VW, GEMM_NV, GEMM_WM, GEMM_LOCAL, GEMM_TK, GEMM_LM, GEMM_LN,
  * GEMM_SK_RP, GEMM_SK_PV) and two launch knobs, GEMM_WGM (work-items per group
  * along m without GEMM_LOCAL) and GEMM_SKINNY (largest min(M, N) that takes
- * the skinny kernels). Tokens override the per-device defaults; NULL or ""
- * restores them. Process-wide; not for use while other threads run products. */
-int cn_gemm_set_tuning(const char *options);
+ * the skinny kernels). Tokens override the per-device defaults for this
+ * context only; NULL or "" restores them. An AUTO choice this context has
+ * already made is kept (set the tuning before the first product). */
+int cn_gemm_set_tuning(cn_ctx *ctx, const char *options);
 /* The effective tuning for this context's device, as passed to the compiler. */
 const char *cn_gemm_tuning(cn_ctx *ctx, char *buf, size_t n);
 
 /* How this context's AUTO choice was obtained: 0 not yet, 1 measured, 2 read
  * from the on-disk cache. */
 int cn_gemm_choice_origin(cn_ctx *ctx);
-/* Measurements made by this process so far (each one times both backends). */
+/* Measurements made by this process so far, over all its contexts (each one
+ * times both backends): a process counter, so that a test can see that a
+ * second context read the cache instead of measuring. */
 long cn_gemm_choice_measurements(void);
 /* The file that holds the choice for this context's device ("" when the cache
  * is off). */
 const char *cn_gemm_choice_file(cn_ctx *ctx, char *buf, size_t n);
-/* The cache directory, found as the runtime finds it for a context created
- * without opts.cache_dir: $CASPNET_CACHE_DIR, else $XDG_CACHE_HOME/caspnet,
- * else ~/.cache/caspnet; "" when $CASPNET_CACHE_DIR is "off". */
-const char *cn_gemm_cache_dir(char *buf, size_t n);
-
 /* ---- internal to host/ops/gemm*.c ----------------------------------------- */
+
+/* Classes of products timed and chosen for separately: skinny ones (a GEMV
+ * with a few right-hand sides is memory-bound and the own skinny kernels
+ * read the matrix once) and all others. */
+enum { CN_GEMM_GENERAL_ = 0, CN_GEMM_SKINNY_ = 1, CN_GEMM_NCLS_ = 2 };
+
+/* A context's GEMM state, in its CN_OPS_GEMM slot (see cn_ctx_op_state). */
+typedef struct cn_gemm_state {
+    char tuning[512];       /* cn_gemm_set_tuning's overrides; "" none */
+    cn_gemm_backend forced; /* cn_gemm_set_backend */
+    int origin;             /* cn_gemm_choice_origin */
+    cn_gemm_backend choice[CN_GEMM_NCLS_]; /* AUTO per class, once origin != 0 */
+} cn_gemm_state;
+/* The context's state; with `create` made (all defaults) when absent. NULL
+ * when absent and not to be created, or when out of host memory. */
+cn_gemm_state *cn_gemm_state_(cn_ctx *ctx, int create);
 
 /* Enqueue an already validated product (batch >= 1, M, N >= 1). */
 int cn_gemm_own_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem C);

@@ -1,118 +1,37 @@
 /* Backend choice for cn_gemm: per-context forced backend, and the AUTO choice measured once per device and cached on disk. */
 #include "ops/gemm.h"
-#include "runtime/runtime_internal.h"
 
 #include <clblast_c.h>
-#include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* Two classes of products are timed and chosen for separately: skinny ones
- * (a GEMV with a few right-hand sides is memory-bound and the own skinny
- * kernels read the matrix once) and all others. */
-enum { CLS_GENERAL = 0, CLS_SKINNY = 1, NCLS = 2 };
-static const char *const cls_names[NCLS] = {"general", "skinny"};
+static const char *const cls_names[CN_GEMM_NCLS_] = {"general", "skinny"};
 
-/* ---- per-context state ----------------------------------------------------------
- * cn_ctx has no field for this, so a table keyed by the context pointer holds
- * it. The entry also retains the context's cl_context: while the entry lives
- * that handle cannot be reused, so a later cn_ctx that happens to get the same
- * address never inherits a stale entry. Entries whose cl_context nobody else
- * holds any more (the cn_ctx was destroyed) are dropped when a new entry is
- * made. CLBlast's program cache keeps contexts it has served alive until the
- * process ends, so those entries are never dropped; they are a few bytes. */
-typedef struct choice_entry {
-    const cn_ctx *ctx;
-    cl_context cl;
-    cn_gemm_backend forced;
-    int origin; /* 0 not resolved, 1 measured, 2 read from disk */
-    cn_gemm_backend choice[NCLS];
-} choice_entry;
-
-static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
-static choice_entry *table;
-static int ntable, captable;
-static long nmeasure;
-
-static void sweep_locked(void)
-{
-    int j = 0;
-    for (int i = 0; i < ntable; i++) {
-        cl_uint refs = 0;
-        if (clGetContextInfo(table[i].cl, CL_CONTEXT_REFERENCE_COUNT, sizeof refs, &refs, NULL) ==
-                CL_SUCCESS &&
-            refs == 1) {
-            clReleaseContext(table[i].cl);
-            continue;
-        }
-        table[j++] = table[i];
-    }
-    ntable = j;
-}
-
-/* NULL when absent and not to be created, or when out of host memory. */
-static choice_entry *find_locked(cn_ctx *ctx, int create)
-{
-    cl_context cl = cn_ctx_cl(ctx);
-    for (int i = 0; i < ntable; i++)
-        if (table[i].ctx == ctx && table[i].cl == cl)
-            return &table[i];
-    if (!create)
-        return NULL;
-    sweep_locked();
-    if (ntable == captable) {
-        int cap = captable ? 2 * captable : 8;
-        choice_entry *t = realloc(table, (size_t)cap * sizeof *t);
-        if (!t)
-            return NULL;
-        table = t;
-        captable = cap;
-    }
-    if (clRetainContext(cl) != CL_SUCCESS)
-        return NULL;
-    table[ntable] = (choice_entry){.ctx = ctx, .cl = cl, .forced = CN_GEMM_AUTO};
-    return &table[ntable++];
-}
+/* The forced backend and the AUTO choice live in the context's GEMM state
+ * (cn_gemm_state_); only this count is a fact about the whole process. */
+static _Atomic long nmeasure;
 
 void cn_gemm_set_backend(cn_ctx *ctx, cn_gemm_backend b)
 {
     if (!ctx || (b != CN_GEMM_AUTO && b != CN_GEMM_OWN && b != CN_GEMM_CLBLAST))
         return;
-    pthread_mutex_lock(&table_mu);
-    choice_entry *e = find_locked(ctx, b != CN_GEMM_AUTO);
-    if (e)
-        e->forced = b;
-    pthread_mutex_unlock(&table_mu);
+    cn_gemm_state *s = cn_gemm_state_(ctx, b != CN_GEMM_AUTO);
+    if (s)
+        s->forced = b;
 }
 
 int cn_gemm_choice_origin(cn_ctx *ctx)
 {
-    pthread_mutex_lock(&table_mu);
-    choice_entry *e = find_locked(ctx, 0);
-    int o = e ? e->origin : 0;
-    pthread_mutex_unlock(&table_mu);
-    return o;
+    const cn_gemm_state *s = cn_gemm_state_(ctx, 0);
+    return s ? s->origin : 0;
 }
 
-long cn_gemm_choice_measurements(void)
-{
-    pthread_mutex_lock(&table_mu);
-    long n = nmeasure;
-    pthread_mutex_unlock(&table_mu);
-    return n;
-}
+long cn_gemm_choice_measurements(void) { return nmeasure; }
 
 /* ---- the cache file ---------------------------------------------------------------- */
-
-const char *cn_gemm_cache_dir(char *buf, size_t n)
-{
-    cn_default_cache_dir(NULL, buf, n);
-    return buf;
-}
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
@@ -145,7 +64,7 @@ static uint64_t choice_key(cn_ctx *ctx)
 
 const char *cn_gemm_choice_file(cn_ctx *ctx, char *buf, size_t n)
 {
-    const char *dir = cn_ctx_cache_dir_(ctx);
+    const char *dir = cn_ctx_cache_dir(ctx);
     if (!dir[0]) {
         if (n)
             buf[0] = '\0';
@@ -169,7 +88,7 @@ static int parse_backend(const char *s, cn_gemm_backend *b)
 }
 
 /* 1 when the file exists, is ours, is for this key and names every class. */
-static int read_choice(const char *path, uint64_t key, cn_gemm_backend choice[NCLS])
+static int read_choice(const char *path, uint64_t key, cn_gemm_backend choice[CN_GEMM_NCLS_])
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -186,7 +105,7 @@ static int read_choice(const char *path, uint64_t key, cn_gemm_backend choice[NC
         }
         if (sscanf(line, "%31s %31s", word, name) != 2)
             continue;
-        for (int c = 0; c < NCLS; c++)
+        for (int c = 0; c < CN_GEMM_NCLS_; c++)
             if (strcmp(word, cls_names[c]) == 0) {
                 if (!parse_backend(name, &choice[c]))
                     ok = 0;
@@ -194,15 +113,15 @@ static int read_choice(const char *path, uint64_t key, cn_gemm_backend choice[NC
             }
     }
     fclose(f);
-    return ok && key_ok && got == (1 << NCLS) - 1;
+    return ok && key_ok && got == (1 << CN_GEMM_NCLS_) - 1;
 }
 
 /* Best effort, like the program cache: written to a temporary name and
  * renamed, so a reader never sees half a file. */
 static void write_choice(cn_ctx *ctx, const char *path, uint64_t key,
-                         const cn_gemm_backend choice[NCLS], double t[NCLS][2])
+                         const cn_gemm_backend choice[CN_GEMM_NCLS_], double t[CN_GEMM_NCLS_][2])
 {
-    const char *dir = cn_ctx_cache_dir_(ctx);
+    const char *dir = cn_ctx_cache_dir(ctx);
     if (!dir[0] || cn_mkdir_p(dir) != 0)
         return;
     char tmp[1200];
@@ -214,7 +133,7 @@ static void write_choice(cn_ctx *ctx, const char *path, uint64_t key,
     fprintf(f, "%s\n# GEMM backend per class of product, measured seconds own, clblast; "
             "delete this file to measure again\nkey %016llx\ndevice %s / %s / %s\n", file_magic,
             (unsigned long long)key, dev->platform_name, dev->name, dev->driver);
-    for (int c = 0; c < NCLS; c++)
+    for (int c = 0; c < CN_GEMM_NCLS_; c++)
         fprintf(f, "%s %s %.6f %.6f\n", cls_names[c], cn_gemm_backend_name(choice[c]), t[c][0],
                 t[c][1]);
     int ok = fclose(f) == 0;
@@ -282,7 +201,7 @@ static int make_filled(cn_ctx *ctx, size_t floats, float value, cl_mem *out)
 
 /* t[class][0 own, 1 clblast]: summed seconds. *clblast_ok is 0 when CLBlast
  * failed on this device; then the own kernels are chosen. */
-static int measure(cn_ctx *ctx, double t[NCLS][2], int *clblast_ok)
+static int measure(cn_ctx *ctx, double t[CN_GEMM_NCLS_][2], int *clblast_ok)
 {
     size_t na = 0, nb = 0, nc = 0;
     for (size_t i = 0; i < NPROBES; i++) {
@@ -297,11 +216,11 @@ static int measure(cn_ctx *ctx, double t[NCLS][2], int *clblast_ok)
         st = make_filled(ctx, nb, 0.25f, &B);
     if (st == CN_OK)
         st = make_filled(ctx, nc, 0.0f, &C);
-    memset(t, 0, sizeof(double) * NCLS * 2);
+    memset(t, 0, sizeof(double) * CN_GEMM_NCLS_ * 2);
     *clblast_ok = 1;
     for (size_t i = 0; i < NPROBES && st == CN_OK; i++) {
         cn_gemm_desc d = probe_desc(&probes[i]);
-        const int cls = cn_gemm_is_skinny_(ctx, &d) ? CLS_SKINNY : CLS_GENERAL;
+        const int cls = cn_gemm_is_skinny_(ctx, &d) ? CN_GEMM_SKINNY_ : CN_GEMM_GENERAL_;
         double own = 0, clb = 0;
         st = time_one(ctx, CN_GEMM_OWN, &d, A, B, C, &own);
         if (st == CN_OK && *clblast_ok &&
@@ -322,34 +241,29 @@ static int measure(cn_ctx *ctx, double t[NCLS][2], int *clblast_ok)
     return st;
 }
 
-static int resolve(cn_ctx *ctx, cn_gemm_backend choice[NCLS])
+static int resolve(cn_ctx *ctx, cn_gemm_backend choice[CN_GEMM_NCLS_])
 {
-    pthread_mutex_lock(&table_mu);
-    choice_entry *e = find_locked(ctx, 1);
-    int have = e && e->origin;
-    if (have)
-        memcpy(choice, e->choice, sizeof e->choice);
-    pthread_mutex_unlock(&table_mu);
-    if (!e)
+    cn_gemm_state *s = cn_gemm_state_(ctx, 1);
+    if (!s)
         return cn_fail(CN_ERR_OOM, "gemm: out of host memory recording the backend choice");
-    if (have)
+    if (s->origin) {
+        memcpy(choice, s->choice, sizeof s->choice);
         return CN_OK;
+    }
 
-    /* Measured without the lock: the probe runs products itself, and other
-     * contexts should not wait for it. */
     char path[1200];
     cn_gemm_choice_file(ctx, path, sizeof path);
     const uint64_t key = choice_key(ctx);
     int origin = 2;
     if (!path[0] || !read_choice(path, key, choice)) {
-        double t[NCLS][2];
+        double t[CN_GEMM_NCLS_][2];
         int clblast_ok = 0;
         /* A probe that cannot run (no memory for its buffers, say) leaves the
          * own kernels, whose own launch then reports any real problem. */
         const int ok = measure(ctx, t, &clblast_ok) == CN_OK;
         if (!ok)
             cn_clear_error();
-        for (int c = 0; c < NCLS; c++)
+        for (int c = 0; c < CN_GEMM_NCLS_; c++)
             choice[c] = ok && clblast_ok && t[c][1] > 0 && t[c][1] < t[c][0] ? CN_GEMM_CLBLAST
                                                                                : CN_GEMM_OWN;
         /* failures are not remembered: they may be transient */
@@ -357,32 +271,25 @@ static int resolve(cn_ctx *ctx, cn_gemm_backend choice[NCLS])
             write_choice(ctx, path, key, choice, t);
         origin = 1;
     }
-    pthread_mutex_lock(&table_mu);
     if (origin == 1)
         nmeasure++;
-    e = find_locked(ctx, 1);
-    if (e) {
-        e->origin = origin;
-        memcpy(e->choice, choice, sizeof e->choice);
-    }
-    pthread_mutex_unlock(&table_mu);
+    s->origin = origin;
+    memcpy(s->choice, choice, sizeof s->choice);
     return CN_OK;
 }
 
 int cn_gemm_resolve_backend(cn_ctx *ctx, cn_gemm_backend *out)
 {
-    cn_gemm_backend choice[NCLS];
+    cn_gemm_backend choice[CN_GEMM_NCLS_];
     CN_TRY(resolve(ctx, choice));
-    *out = choice[CLS_GENERAL];
+    *out = choice[CN_GEMM_GENERAL_];
     return CN_OK;
 }
 
 int cn_gemm_pick_(cn_ctx *ctx, int skinny, cn_gemm_backend *out)
 {
-    pthread_mutex_lock(&table_mu);
-    choice_entry *e = find_locked(ctx, 0);
-    cn_gemm_backend forced = e ? e->forced : CN_GEMM_AUTO;
-    pthread_mutex_unlock(&table_mu);
+    const cn_gemm_state *s = cn_gemm_state_(ctx, 0);
+    cn_gemm_backend forced = s ? s->forced : CN_GEMM_AUTO;
     if (forced == CN_GEMM_AUTO) {
         const char *env = getenv("CASPNET_GEMM");
         if (env && *env && strcmp(env, "auto") != 0 && !parse_backend(env, &forced))
@@ -392,8 +299,8 @@ int cn_gemm_pick_(cn_ctx *ctx, int skinny, cn_gemm_backend *out)
         *out = forced;
         return CN_OK;
     }
-    cn_gemm_backend choice[NCLS];
+    cn_gemm_backend choice[CN_GEMM_NCLS_];
     CN_TRY(resolve(ctx, choice));
-    *out = choice[skinny ? CLS_SKINNY : CLS_GENERAL];
+    *out = choice[skinny ? CN_GEMM_SKINNY_ : CN_GEMM_GENERAL_];
     return CN_OK;
 }

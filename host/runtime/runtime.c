@@ -273,6 +273,9 @@ void cn_ctx_destroy(cn_ctx *ctx)
         return;
     if (ctx->q)
         clFinish(ctx->q);
+    for (int f = 0; f < CN_OPS_COUNT; f++)
+        if (ctx->ops[f].state && ctx->ops[f].release)
+            ctx->ops[f].release(ctx->ops[f].state);
     for (int i = 0; i < ctx->nprof; i++)
         clReleaseEvent(ctx->prof[i].ev);
     free(ctx->prof);
@@ -332,7 +335,26 @@ int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const siz
     return CN_OK;
 }
 
-const char *cn_ctx_cache_dir_(const cn_ctx *ctx) { return ctx->cache_dir; }
+const char *cn_ctx_cache_dir(const cn_ctx *ctx) { return ctx->cache_dir; }
+
+void *cn_ctx_op_state(const cn_ctx *ctx, cn_op_family family)
+{
+    if (!ctx || (unsigned)family >= CN_OPS_COUNT)
+        return NULL;
+    return ctx->ops[family].state;
+}
+
+int cn_ctx_set_op_state(cn_ctx *ctx, cn_op_family family, void *state,
+                        void (*release)(void *state))
+{
+    if (!ctx || (unsigned)family >= CN_OPS_COUNT)
+        return cn_fail(CN_ERR_ARG, "op state: no context or unknown op family %d", (int)family);
+    if (ctx->ops[family].state && ctx->ops[family].state != state && ctx->ops[family].release)
+        ctx->ops[family].release(ctx->ops[family].state);
+    ctx->ops[family].state = state;
+    ctx->ops[family].release = release;
+    return CN_OK;
+}
 
 void cn_prof_group(cn_ctx *ctx, const char *group) { ctx->prof_group = group; }
 

@@ -85,6 +85,32 @@ cl_command_queue cn_ctx_queue(const cn_ctx *ctx);
 /* Blocks until the queue is empty. */
 int cn_ctx_finish(cn_ctx *ctx);
 
+/* This context's on-disk cache folder (program binaries, the GEMM choice);
+ * "" when the cache is off. */
+const char *cn_ctx_cache_dir(const cn_ctx *ctx);
+/* mkdir -p; 0 on success. */
+int cn_mkdir_p(const char *path);
+
+/* ---- per-context op state ---------------------------------------------------
+ * Each op family keeps its tuning and measured choices in a slot of the
+ * context rather than in process-wide variables, so two contexts (devices)
+ * in one process can run different tunings. The runtime only stores the
+ * pointer; the family owns the type. Like the rest of a context, a slot is
+ * for one thread at a time. */
+typedef enum cn_op_family {
+    CN_OPS_CONV = 0, /* host/ops/conv3d.c: the -D tuning of cl/conv3d.cl */
+    CN_OPS_GEMM = 1, /* host/ops/gemm*.c: own-kernel tuning, forced backend, AUTO choice */
+    CN_OPS_COUNT
+} cn_op_family;
+
+/* The family's state; NULL until one is set. */
+void *cn_ctx_op_state(const cn_ctx *ctx, cn_op_family family);
+/* Stores `state` in the family's slot; the previous state, if any, is
+ * released first. cn_ctx_destroy calls release(state) (release may be NULL
+ * for state the caller frees). CN_ERR_ARG for an unknown family. */
+int cn_ctx_set_op_state(cn_ctx *ctx, cn_op_family family, void *state,
+                        void (*release)(void *state));
+
 /* Program build statistics since the context was made (for the cache test). */
 typedef struct cn_build_stats {
     int built_from_source;

@@ -39,18 +39,19 @@ struct cn_ctx {
     cn_mem_stats mem;
 
     struct cn_arena *arena;
+
+    struct {
+        void *state;
+        void (*release)(void *);
+    } ops[CN_OPS_COUNT]; /* cn_ctx_op_state */
 };
 
 void cn_programs_release(cn_ctx *ctx);
 
 /* The on-disk cache folder: `want` if given ("off" gives ""), else
  * $CASPNET_CACHE_DIR, else $XDG_CACHE_HOME/caspnet, else ~/.cache/caspnet
- * (runtime.c). Shared by the program cache and the GEMM choice cache. */
+ * (runtime.c). */
 void cn_default_cache_dir(const char *want, char *dst, size_t n);
-/* mkdir -p; 0 on success (progcache.c). */
-int cn_mkdir_p(const char *path);
-/* This context's cache folder ("" when the cache is off). */
-const char *cn_ctx_cache_dir_(const cn_ctx *ctx);
 struct cn_arena *cn_arena_create(void);
 void cn_arena_destroy(cn_ctx *ctx, struct cn_arena *a);
 

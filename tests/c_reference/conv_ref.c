@@ -195,9 +195,9 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     cn_tensor tx = upload(ctx, nd, xs, x), tw = {0}, twp = {0};
     if (packed) {
         int64_t ps[3];
-        TU_OK(cn_conv_pack_shape(c.Co, c.Ci, ks, ps));
+        TU_OK(cn_conv_pack_shape(ctx, c.Co, c.Ci, ks, ps));
         float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
-        TU_OK(cn_conv_pack(w, c.Co, c.Ci, ks, hp));
+        TU_OK(cn_conv_pack(ctx, w, c.Co, c.Ci, ks, hp));
         twp = upload(ctx, 3, ps, hp);
         free(hp);
         float *nan = malloc((size_t)nw * sizeof *nan);
