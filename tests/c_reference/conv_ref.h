@@ -29,28 +29,4 @@ void ref_conv_out(const ref_conv_desc *c, int64_t out[3]);
  * float32 rounding error grows with. */
 void ref_conv(const ref_conv_desc *c, double *y, double *absy);
 
-/* ---- device-side case runner shared by the three conv tests ---------------- */
-
-struct cn_ctx;
-struct tu_rng;
-
-/* A test case: random x, w, bias, pre-activation and residual as requested,
- * run through cn_conv3d (mode 0), cn_conv2d (1) or cn_conv_transpose3d (2)
- * into a guarded, randomly prefilled y of Co + cy_extra channels, then
- * compared with ref_conv over the whole of y (channels outside the window
- * must come back untouched). For mode 1 entry 0 of in/k/s/p/d is ignored. */
-typedef struct conv_case {
-    const char *name;
-    int mode;
-    int N, Ci, Co, cx_extra, xoff, cy_extra, yoff;
-    int in[3], k[3], s[3], p[3], d[3], op[3];
-    int bias, pre_scale, pre_shift, pre_relu, relu;
-    int residual; /* 0 none, 1 separate tensor, 2 y itself (in place) */
-    float alpha;
-    int packed; /* modes 0/1: also pass the weight packed (cn_conv_pack) */
-} conv_case;
-
-/* Returns the number of failed checks it added to tu_failures. */
-int conv_run_case(struct cn_ctx *ctx, struct tu_rng *r, const conv_case *cc);
-
 #endif

@@ -1,9 +1,9 @@
-/* Elementwise ops against double-precision references on odd shapes, with guard checks and shape errors. */
+/* Op family eltwise: elementwise ops against double-precision references on odd shapes, with guard checks and shape errors. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "eltwise_ref.h"
-#include "testutil.h"
+#include "ops/op_test.h"
 
 /* float32 elementwise results are one rounding (or a few ulp for erf/exp) from
  * the exact value: 1e-6 relative plus a 1e-6 floor near zero is generous. */
@@ -119,16 +119,30 @@ static void test_broadcast_concat(cn_ctx *ctx, tu_rng *r)
     free(v), free(want), free(got), free(want2), free(got2);
 }
 
-int main(void)
+static void case_axpby_unary(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(42);
-    test_axpby_unary(ctx, &r);
-    test_sigmoid_extremes(ctx);
-    test_broadcast_concat(ctx, &r);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_eltwise");
+    (void)arg;
+    test_axpby_unary(ctx, r);
 }
+
+static void case_sigmoid_extremes(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    (void)r;
+    test_sigmoid_extremes(ctx);
+}
+
+static void case_broadcast_concat(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    test_broadcast_concat(ctx, r);
+}
+
+static void add_cases(op_cases *l)
+{
+    op_add(l, case_axpby_unary, NULL, "axpby and unary activations");
+    op_add(l, case_sigmoid_extremes, NULL, "sigmoid at extreme inputs");
+    op_add(l, case_broadcast_concat, NULL, "broadcast and channel copies");
+}
+
+const op_family op_family_eltwise = {"eltwise", 42, add_cases, NULL};

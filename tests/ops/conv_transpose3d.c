@@ -1,10 +1,10 @@
-/* conv_transpose3d against the double reference (stride 1 and 2, output padding, fused features), the adjoint identity with conv3d, rejections. */
+/* Op family conv_transpose3d: the double reference (stride 1 and 2, output padding, fused features), the adjoint identity with conv3d, rejections. */
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "conv_ref.h"
-#include "testutil.h"
+#include "ops/helpers/conv_case.h"
+#include "ops/op_test.h"
 
 #define V3(a, b, c) {a, b, c}
 
@@ -43,10 +43,24 @@ static const conv_case cases[] = {
 /* <convT(x), y> == <x, conv3d(y)> with the same weight, stride, pad and
  * dilation: the library's transposed convolution is the adjoint of its
  * convolution (out_pad only where it keeps the shapes matched). */
-static void test_adjoint(cn_ctx *ctx, tu_rng *r, const char *name, int Ci, int Co,
-                         const int in[3], const int k[3], const int s[3], const int p[3],
-                         const int d[3], const int op[3])
+typedef struct adjoint_case {
+    const char *name;
+    int Ci, Co, in[3], k[3], s[3], p[3], d[3], op[3];
+} adjoint_case;
+
+static const adjoint_case adjoint_cases[] = {
+    {"3x3x3 s1 p1", 13, 11, {3, 5, 7}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}},
+    {"3x3x3 s2 p1 op1", 7, 9, {3, 4, 5}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
+    {"1x3x3 s(1,2,2) dil 2 op1", 6, 5, {2, 5, 6}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 2, 2},
+     {0, 1, 1}},
+};
+
+static void case_adjoint(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
+    const adjoint_case *ac = arg;
+    const char *name = ac->name;
+    const int Ci = ac->Ci, Co = ac->Co, *in = ac->in, *k = ac->k, *s = ac->s, *p = ac->p;
+    const int *d = ac->d, *op = ac->op;
     const int64_t N = 2, ks = (int64_t)k[0] * k[1] * k[2];
     const int64_t xs[5] = {N, Ci, in[0], in[1], in[2]}, ws[5] = {Ci, Co, k[0], k[1], k[2]};
     const int64_t nx = N * Ci * in[0] * in[1] * in[2];
@@ -133,65 +147,24 @@ static void test_rejections(cn_ctx *ctx)
         cn_tensor_release(ctx, ts[i]);
 }
 
-static double now_s(void)
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+    conv_run_case(ctx, r, arg);
 }
 
-/* CPC's theta: 256 -> 256, 3x3x3, stride 1, pad 1 at 2x7x12, and the same
- * shape with stride 2 (the gather kernel) for comparison. */
-static void bench(cn_ctx *ctx, tu_rng *r, int stride)
+static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    const int64_t xs[5] = {1, 256, 2, 7, 12}, ws[5] = {256, 256, 3, 3, 3};
-    float *x = tu_rand_array(r, 256 * 168, -1, 1), *w = tu_rand_array(r, 256 * 256 * 27, -.1, .1);
-    cn_tensor tx, tw, ty;
-    TU_OK(cn_tensor_from_host(ctx, &tx, 5, xs, x));
-    TU_OK(cn_tensor_from_host(ctx, &tw, 5, ws, w));
-    cn_conv_args a = {.x = &tx, .w = &tw, .stride = {stride, stride, stride}, .pad = {1, 1, 1},
-                      .out_pad = {stride - 1, stride - 1, stride - 1}};
-    int64_t ys[5];
-    TU_OK(cn_conv_transpose3d_out_shape(&a, ys));
-    TU_OK(cn_tensor_alloc(ctx, &ty, 5, ys));
-    a.y = &ty;
-    double best = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = now_s();
-        TU_OK(cn_conv_transpose3d(ctx, &a));
-        TU_OK(cn_ctx_finish(ctx));
-        double t = now_s() - t0;
-        best = t < best ? t : best;
-    }
-    /* useful FLOPs: every input element meets every tap once */
-    double gflop = 2.0 * 256 * 256 * 27 * 168 * 1e-9;
-    printf("bench 3x3x3 256->256 @ 2x7x12 stride %d: %7.2f ms  %6.1f GFLOP/s\n", stride,
-           best * 1e3, gflop / best);
-    cn_tensor_release(ctx, &tx);
-    cn_tensor_release(ctx, &tw);
-    cn_tensor_release(ctx, &ty);
-    free(x), free(w);
-}
-
-int main(void)
-{
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(7);
-    for (int i = 0; i < NCASES; i++)
-        conv_run_case(ctx, &r, &cases[i]);
-    const int k3[3] = {3, 3, 3}, k133[3] = {1, 3, 3}, s1[3] = {1, 1, 1}, s2[3] = {2, 2, 2};
-    const int s122[3] = {1, 2, 2}, p1[3] = {1, 1, 1}, p011[3] = {0, 1, 1}, d1[3] = {1, 1, 1};
-    const int d2[3] = {1, 2, 2}, op0[3] = {0, 0, 0}, op1[3] = {1, 1, 1}, op011[3] = {0, 1, 1};
-    test_adjoint(ctx, &r, "3x3x3 s1 p1", 13, 11, (int[]){3, 5, 7}, k3, s1, p1, d1, op0);
-    test_adjoint(ctx, &r, "3x3x3 s2 p1 op1", 7, 9, (int[]){3, 4, 5}, k3, s2, p1, d1, op1);
-    test_adjoint(ctx, &r, "1x3x3 s(1,2,2) dil 2 op1", 6, 5, (int[]){2, 5, 6}, k133, s122, p011,
-                 d2, op011);
+    (void)r, (void)arg;
     test_rejections(ctx);
-    bench(ctx, &r, 1);
-    bench(ctx, &r, 2);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_conv_transpose3d");
 }
+
+static void add_cases(op_cases *l)
+{
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    for (size_t i = 0; i < sizeof adjoint_cases / sizeof adjoint_cases[0]; i++)
+        op_add(l, case_adjoint, &adjoint_cases[i], "adjoint of conv3d, %s", adjoint_cases[i].name);
+    op_add(l, case_rejections, NULL, "rejections");
+}
+
+const op_family op_family_conv_transpose3d = {"conv_transpose3d", 7, add_cases, NULL};

@@ -1,10 +1,10 @@
-/* conv2d (the VGGish audio convolutions) against the double reference: odd shapes, fused features, ignored T entries, rejections, GFLOP/s. */
+/* Op family conv2d (the VGGish audio convolutions): the double reference on odd shapes, fused features, ignored T entries, plain and packed weights, rejections, the VGGish layer shapes. */
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "conv_ref.h"
-#include "testutil.h"
+#include "ops/helpers/conv_case.h"
+#include "ops/op_test.h"
 
 #define V3(a, b, c) {a, b, c}
 
@@ -77,16 +77,19 @@ static void test_rejections(cn_ctx *ctx)
         cn_tensor_release(ctx, ts[i]);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+/* A VGGish layer's shape (bench/bench_vggish_cpc times them), checked
+ * against the reference on one item. */
+typedef struct vggish_layer {
+    int Ci, Co, H, W;
+} vggish_layer;
 
-/* The VGGish layers' GFLOP/s, checked against the reference on one item. */
-static void bench(cn_ctx *ctx, tu_rng *r, int Ci, int Co, int H, int W)
+static const vggish_layer vggish_layers[] = {
+    {1, 64, 96, 64}, {64, 128, 48, 32}, {256, 256, 24, 16}, {512, 512, 12, 8}};
+
+static void case_vggish(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
+    const vggish_layer *l = arg;
+    const int Ci = l->Ci, Co = l->Co, H = l->H, W = l->W;
     const int64_t xs[4] = {1, Ci, H, W}, ws[4] = {Co, Ci, 3, 3}, ys[4] = {1, Co, H, W};
     const int64_t nx = (int64_t)Ci * H * W, nw = (int64_t)Co * Ci * 9, ny = (int64_t)Co * H * W;
     float *x = tu_rand_array(r, nx, -1, 1), *w = tu_rand_array(r, nw, -0.05, 0.05);
@@ -97,14 +100,7 @@ static void bench(cn_ctx *ctx, tu_rng *r, int Ci, int Co, int H, int W)
     TU_OK(cn_tensor_from_host(ctx, &tw, 4, ws, w));
     TU_OK(cn_tensor_alloc(ctx, &ty, 4, ys));
     cn_conv_args a = {.x = &tx, .w = &tw, .y = &ty, .pad = {0, 1, 1}};
-    double best = 1e30;
-    for (int rep = 0; rep < 4; rep++) {
-        double t0 = now_s();
-        TU_OK(cn_conv2d(ctx, &a));
-        TU_OK(cn_ctx_finish(ctx));
-        double t = now_s() - t0;
-        best = t < best ? t : best;
-    }
+    TU_OK(cn_conv2d(ctx, &a));
     TU_OK(cn_tensor_download(ctx, &ty, y));
     ref_conv_desc c = {.N = 1, .Cx = Ci, .Ci = Ci, .Co = Co, .Cy = Co, .in = {1, H, W},
                        .k = {1, 3, 3}, .s = {1, 1, 1}, .p = {0, 1, 1}, .d = {1, 1, 1},
@@ -117,32 +113,37 @@ static void bench(cn_ctx *ctx, tu_rng *r, int Ci, int Co, int H, int W)
     snprintf(name, sizeof name, "3x3 %d->%d @ %dx%d", Ci, Co, H, W);
     /* the case runner's bound: 1e-6 * sqrt(K) * max sum|products| */
     tu_compare(name, y, want, ny, 1e-6 * sqrt(Ci * 9.0) * smax, 1e-5);
-    printf("bench %-28s %7.2f ms  %6.1f GFLOP/s\n", name, best * 1e3,
-           2.0 * Co * Ci * 9 * H * W * 1e-9 / best);
     cn_tensor_release(ctx, &tx);
     cn_tensor_release(ctx, &tw);
     cn_tensor_release(ctx, &ty);
     free(x), free(w), free(y), free(want), free(mag);
 }
 
-int main(void)
+/* A table row with the plain and with the packed weight layout. */
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(5);
-    for (int i = 0; i < NCASES; i++)
-        for (int packed = 0; packed < 2; packed++) { /* plain and packed weight layouts */
-            conv_case c = cases[i];
-            c.packed = packed;
-            conv_run_case(ctx, &r, &c);
-        }
-    test_rejections(ctx);
-    bench(ctx, &r, 1, 64, 96, 64);
-    bench(ctx, &r, 64, 128, 48, 32);
-    bench(ctx, &r, 256, 256, 24, 16);
-    bench(ctx, &r, 512, 512, 12, 8);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_conv2d");
+    for (int packed = 0; packed < 2; packed++) {
+        conv_case c = *(const conv_case *)arg;
+        c.packed = packed;
+        conv_run_case(ctx, r, &c);
+    }
 }
+
+static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)r, (void)arg;
+    test_rejections(ctx);
+}
+
+static void add_cases(op_cases *l)
+{
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    op_add(l, case_rejections, NULL, "rejections");
+    for (size_t i = 0; i < sizeof vggish_layers / sizeof vggish_layers[0]; i++) {
+        const vggish_layer *v = &vggish_layers[i];
+        op_add(l, case_vggish, v, "VGGish 3x3 %d->%d @ %dx%d", v->Ci, v->Co, v->H, v->W);
+    }
+}
+
+const op_family op_family_conv2d = {"conv2d", 5, add_cases, NULL};

@@ -1,9 +1,9 @@
-/* Mean over contiguous axes against a long-double reference, for both the fp64 and the compensated-float accumulators, plus shape errors. */
+/* Op family mean: means over contiguous axes against a long-double reference, for both the fp64 and the compensated-float accumulators, plus shape errors. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "pool_ref.h"
-#include "testutil.h"
+#include "ops/op_test.h"
 
 /* Both accumulators are compensated, so the error is the final rounding of the
  * sum and of the division (~2 ulp, rtol 3e-7) plus the compensated sum's
@@ -100,17 +100,23 @@ static void test_rejections(cn_ctx *ctx)
     cn_tensor_release(ctx, &y4);
 }
 
-int main(void)
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, r, arg); }
+
+/* Which accumulator the cases exercise depends on the device. */
+static void setup(cn_ctx *ctx) { printf("fp64: %s\n", cn_ctx_device(ctx)->fp64 ? "yes" : "no"); }
+
+static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    printf("fp64: %s\n", cn_ctx_device(ctx)->fp64 ? "yes" : "no");
-    tu_rng r = tu_seed(11);
-    for (int i = 0; i < NCASES; i++)
-        run_case(ctx, &r, &cases[i]);
+    (void)arg;
+    (void)r;
     test_rejections(ctx);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_mean");
 }
+
+static void add_cases(op_cases *l)
+{
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    op_add(l, case_rejections, NULL, "rejections");
+}
+
+const op_family op_family_mean = {"mean", 11, add_cases, setup};

@@ -1,9 +1,9 @@
-/* MaxPool3d/MaxPool2d against the double reference: S3D and VGGish configurations, odd sizes, all-negative data (padding must never win), NaN, shape errors. */
+/* Op family pool: MaxPool3d/MaxPool2d against the double reference: S3D and VGGish configurations, odd sizes, all-negative data (padding must never win), NaN, shape errors. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "pool_ref.h"
-#include "testutil.h"
+#include "ops/op_test.h"
 
 /* A max returns one of its inputs unchanged, so the result must be bit-exact. */
 #define ATOL 0.0
@@ -158,19 +158,33 @@ static void test_rejections(cn_ctx *ctx)
     cn_tensor_release(ctx, &y4);
 }
 
-int main(void)
+/* Each row on data in [-1, 1) and on all large negative data. */
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(7);
-    for (int i = 0; i < NCASES; i++) {
-        run_case(ctx, &r, &cases[i], -1.0, 1.0, "data in [-1,1)");
-        run_case(ctx, &r, &cases[i], -3e30, -1e30, "all large negative");
-    }
-    test_nan(ctx);
-    test_rejections(ctx);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_pool");
+    run_case(ctx, r, arg, -1.0, 1.0, "data in [-1,1)");
+    run_case(ctx, r, arg, -3e30, -1e30, "all large negative");
 }
+
+static void case_nan(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    (void)r;
+    test_nan(ctx);
+}
+
+static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    (void)r;
+    test_rejections(ctx);
+}
+
+static void add_cases(op_cases *l)
+{
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    op_add(l, case_nan, NULL, "NaN propagation");
+    op_add(l, case_rejections, NULL, "rejections");
+}
+
+const op_family op_family_pool = {"pool", 7, add_cases, NULL};

@@ -1,9 +1,9 @@
-/* Bilinear resize (PyTorch align_corners=False) against the double reference: up/down sampling, non-integer ratios, accumulate mode, shape errors. */
+/* Op family resize: bilinear resize (PyTorch align_corners=False) against the double reference: up/down sampling, non-integer ratios, accumulate mode, shape errors. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "pool_ref.h"
-#include "testutil.h"
+#include "ops/op_test.h"
 
 /* The kernel computes source coordinates with the same float steps as the
  * reference, so neighbours and weights agree; only the float blend of four
@@ -113,17 +113,28 @@ static void test_rejections(cn_ctx *ctx)
     cn_tensor_release(ctx, &v2);
 }
 
-int main(void)
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, r, arg); }
+
+static void case_known_values(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(23);
-    for (int i = 0; i < NCASES; i++)
-        run_case(ctx, &r, &cases[i]);
+    (void)arg;
+    (void)r;
     test_known_values(ctx);
-    test_rejections(ctx);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_resize");
 }
+
+static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    (void)r;
+    test_rejections(ctx);
+}
+
+static void add_cases(op_cases *l)
+{
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    op_add(l, case_known_values, NULL, "hand-checked values");
+    op_add(l, case_rejections, NULL, "rejections");
+}
+
+const op_family op_family_resize = {"resize", 23, add_cases, NULL};

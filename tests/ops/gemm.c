@@ -1,11 +1,10 @@
-/* cn_gemm against a double reference: both backends, every transpose, odd and skinny sizes, batches with offsets and strides, tunings, guards and rejections. */
+/* Op family gemm: cn_gemm against a double reference on both backends, every transpose, odd and skinny sizes, batches with offsets and strides, tunings, guards and rejections. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gemm_ref.h"
-#include "testutil.h"
+#include "ops/op_test.h"
 
 /* Tolerance. Inputs are uniform in [-1, 1]. A float32 sum of K products
  * makes K roundings, each at most u = 2^-24 times the partial sum, and a
@@ -16,13 +15,6 @@
  * moves an element by |a_k b_k|, typically 1/4, far above this bound for the
  * sizes used here (K <= 3000: bound <= 4*55*6e-8*750 = 0.01). */
 #define U32 5.96e-8
-
-static double elapsed(struct timespec t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-}
 
 static cn_gemm_desc mk(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t batch, int pad,
                        float alpha, float beta)
@@ -88,38 +80,38 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const cn_gemm_desc *d, const char *
     free(A), free(B), free(C0), free(got), free(want), free(mag);
 }
 
-/* Every transpose combination on odd, tiny, edge-crossing, divisible and
- * skinny sizes, plain and batched with offsets, padded strides and beta. */
-static void run_all(cn_ctx *ctx, tu_rng *r, const char *what, int quick)
+/* One transpose combination (ta, tb) on odd, tiny, edge-crossing, divisible
+ * and skinny sizes, plain and batched with offsets, padded strides and beta. */
+static void run_transpose(cn_ctx *ctx, tu_rng *r, const char *what, int quick, int ta, int tb)
 {
     static const int64_t odd[][3] = {{13, 11, 9}, {1, 1, 1}, {67, 129, 33}, {128, 64, 40}};
     static const int64_t skinny[][3] = {{300, 2, 257}, {3, 150, 77}, {500, 1, 33}, {1, 70, 1000}};
-    for (int t = 0; t < 4; t++) {
-        const int ta = t >> 1, tb = t & 1;
-        for (int s = 0; s < 4; s++) {
-            const int64_t *z = odd[s];
-            cn_gemm_desc d = mk(ta, tb, z[0], z[1], z[2], 1, 0, 1.0f, 0.0f);
-            run_case(ctx, r, &d, what);
-            if (quick && s != 2)
-                continue;
-            d = mk(ta, tb, z[0], z[1], z[2], 3, 1, -0.7f, 1.3f);
-            run_case(ctx, r, &d, what);
-        }
-        for (int s = 0; s < 4; s++) {
-            const int64_t *z = skinny[s];
-            cn_gemm_desc d = mk(ta, tb, z[0], z[1], z[2], s == 1 ? 2 : 1, s == 1, 1.0f,
-                                s == 1 ? 0.5f : 0.0f);
-            run_case(ctx, r, &d, what);
-        }
+    for (int s = 0; s < 4; s++) {
+        const int64_t *z = odd[s];
+        cn_gemm_desc d = mk(ta, tb, z[0], z[1], z[2], 1, 0, 1.0f, 0.0f);
+        run_case(ctx, r, &d, what);
+        if (quick && s != 2)
+            continue;
+        d = mk(ta, tb, z[0], z[1], z[2], 3, 1, -0.7f, 1.3f);
+        run_case(ctx, r, &d, what);
     }
-    if (quick)
-        return;
-    /* divisible by every default tile: only fast paths; then K = 0 (C = beta C) */
+    for (int s = 0; s < 4; s++) {
+        const int64_t *z = skinny[s];
+        cn_gemm_desc d = mk(ta, tb, z[0], z[1], z[2], s == 1 ? 2 : 1, s == 1, 1.0f,
+                            s == 1 ? 0.5f : 0.0f);
+        run_case(ctx, r, &d, what);
+    }
+}
+
+/* Sizes divisible by every default tile (only fast paths), K = 0 (C = beta C),
+ * and a batch that reuses one A. */
+static void run_special(cn_ctx *ctx, tu_rng *r, const char *what)
+{
     cn_gemm_desc d = mk(0, 0, 128, 256, 64, 2, 0, 1.0f, 0.0f);
     run_case(ctx, r, &d, what);
     d = mk(0, 1, 5, 7, 0, 2, 1, 2.0f, 0.5f);
     run_case(ctx, r, &d, what);
-    /* a batch that reuses one A (stride 0), as a broadcast weight would */
+    /* stride 0, as a broadcast weight would */
     d = mk(1, 0, 19, 33, 21, 3, 0, 1.0f, 0.0f);
     d.stride_a = 0;
     run_case(ctx, r, &d, what);
@@ -190,47 +182,81 @@ static void test_rejections(cn_ctx *ctx)
 #undef REJECT
 }
 
-int main(void)
+/* A backend, and for the own kernels a tuning: the local-memory variant (the
+ * default on GPUs) with small tiles, so that the test sizes cross several
+ * tiles and partial k tiles, and a scalar direct variant with unusual
+ * blocking. quick: the tuned variants skip most batched products. */
+typedef struct gemm_config {
+    const char *name;
+    cn_gemm_backend backend;
+    const char *tuning;
+    int quick;
+} gemm_config;
+
+static const gemm_config configs[] = {
+    {"own", CN_GEMM_OWN, NULL, 0},
+    {"own/local", CN_GEMM_OWN,
+     "-DGEMM_LOCAL=1 -DGEMM_VW=4 -DGEMM_NV=2 -DGEMM_WM=4 -DGEMM_LM=4 -DGEMM_LN=2 -DGEMM_TK=8", 1},
+    {"own/scalar", CN_GEMM_OWN,
+     "-DGEMM_VW=1 -DGEMM_NV=3 -DGEMM_WM=3 -DGEMM_WGM=4 -DGEMM_SK_RP=3 -DGEMM_SK_PV=2 "
+     "-DGEMM_SKINNY=3",
+     1},
+    {"clblast", CN_GEMM_CLBLAST, NULL, 0},
+};
+#define NCONFIGS (int)(sizeof configs / sizeof configs[0])
+
+typedef struct gemm_case {
+    const gemm_config *cfg;
+    int t; /* -1: the special sizes; else trans_a = t >> 1, trans_b = t & 1 */
+} gemm_case;
+static gemm_case gemm_cases[NCONFIGS * 5];
+
+static void case_products(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(7);
+    const gemm_case *c = arg;
+    cn_gemm_set_backend(ctx, c->cfg->backend);
+    if (c->cfg->tuning)
+        TU_OK(cn_gemm_set_tuning(ctx, c->cfg->tuning));
+    if (c->t < 0)
+        run_special(ctx, r, c->cfg->name);
+    else
+        run_transpose(ctx, r, c->cfg->name, c->cfg->quick, c->t >> 1, c->t & 1);
+    if (c->cfg->tuning)
+        TU_OK(cn_gemm_set_tuning(ctx, NULL));
+}
+
+static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)r;
+    cn_gemm_set_backend(ctx, *(const cn_gemm_backend *)arg);
+    test_rejections(ctx);
+}
+
+static void add_cases(op_cases *l)
+{
+    static const char *const tr[4] = {"NN", "NT", "TN", "TT"};
+    int n = 0;
+    for (int i = 0; i < NCONFIGS; i++) {
+        for (int t = 0; t < 4; t++) {
+            gemm_cases[n] = (gemm_case){&configs[i], t};
+            op_add(l, case_products, &gemm_cases[n++], "%s %s", configs[i].name, tr[t]);
+        }
+        if (!configs[i].quick) {
+            gemm_cases[n] = (gemm_case){&configs[i], -1};
+            op_add(l, case_products, &gemm_cases[n++], "%s divisible, K = 0, shared A",
+                   configs[i].name);
+        }
+    }
+    static const cn_gemm_backend bes[2] = {CN_GEMM_OWN, CN_GEMM_CLBLAST};
+    for (int i = 0; i < 2; i++)
+        op_add(l, case_rejections, &bes[i], "%s rejections", cn_gemm_backend_name(bes[i]));
+}
+
+/* Which tuning the own kernels run with by default on this device. */
+static void setup(cn_ctx *ctx)
+{
     char tb[512];
     printf("own kernel tuning: %s\n", cn_gemm_tuning(ctx, tb, sizeof tb));
-    struct timespec t0;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    cn_gemm_set_backend(ctx, CN_GEMM_OWN);
-    run_all(ctx, &r, "own", 0);
-    printf("own kernels: %.2f s\n", elapsed(t0));
-
-    /* the local-memory variant (the default on GPUs) with small tiles, so
-     * that the test sizes cross several tiles and partial k tiles, and a
-     * scalar direct variant with unusual blocking */
-    const char *tunings[] = {
-        "-DGEMM_LOCAL=1 -DGEMM_VW=4 -DGEMM_NV=2 -DGEMM_WM=4 -DGEMM_LM=4 -DGEMM_LN=2 -DGEMM_TK=8",
-        "-DGEMM_VW=1 -DGEMM_NV=3 -DGEMM_WM=3 -DGEMM_WGM=4 -DGEMM_SK_RP=3 -DGEMM_SK_PV=2 "
-        "-DGEMM_SKINNY=3",
-    };
-    for (int i = 0; i < 2; i++) {
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        TU_OK(cn_gemm_set_tuning(ctx, tunings[i]));
-        run_all(ctx, &r, i ? "own/scalar" : "own/local", 1);
-        printf("own kernels with %s: %.2f s\n", tunings[i], elapsed(t0));
-    }
-    TU_OK(cn_gemm_set_tuning(ctx, NULL));
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    cn_gemm_set_backend(ctx, CN_GEMM_CLBLAST);
-    run_all(ctx, &r, "clblast", 0);
-    printf("CLBlast: %.2f s\n", elapsed(t0));
-
-    cn_gemm_set_backend(ctx, CN_GEMM_OWN);
-    test_rejections(ctx);
-    cn_gemm_set_backend(ctx, CN_GEMM_CLBLAST);
-    test_rejections(ctx);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_gemm");
 }
+
+const op_family op_family_gemm = {"gemm", 7, add_cases, setup};

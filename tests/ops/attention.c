@@ -1,10 +1,10 @@
-/* Linear and streamed quadratic attention and the rank-one residual against double-precision references: odd sizes, broadcast keys, huge scores, shape errors. */
+/* Op family attention: linear and streamed quadratic attention and the rank-one residual against double-precision references: odd sizes, broadcast keys, huge scores, shape errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention_ref.h"
-#include "testutil.h"
+#include "ops/op_test.h"
 
 #define U32 5.96e-8 /* unit roundoff of float32 */
 
@@ -124,29 +124,26 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c)
     free(q), free(k), free(v), free(got), free(want), free(mag);
 }
 
-static void test_attention(cn_ctx *ctx, tu_rng *r)
-{
-    /* The kernel's key block is 32 (ATT_KB): 29 and 1 fit in one partial
-     * block, 64 is two full ones, 70 and 97 end in a partial block. */
-    const att_case cases[] = {
-        {"odd", 2, 13, 7, 37, 29, 0.3, 0, 0, 0},
-        {"batch 3, Lk 97", 3, 13, 7, 37, 97, 0.5, 0, 0, 0},
-        {"Lk 64", 2, 13, 7, 37, 64, 0.7, 0, 0, 0},
-        {"one key", 2, 13, 7, 37, 1, 0.9, 0, 0, 0},
-        {"one query", 3, 5, 9, 1, 29, 1.1, 0, 0, 0},
-        {"broadcast key", 2, 13, 7, 37, 37, 1.0 / 37, 0, 1, 0},
-        {"broadcast key, strong", 2, 13, 7, 37, 70, 0, 80, 1, 0},
-        {"scores 80", 2, 13, 7, 37, 70, 0, 80, 0, 0},
-        /* beyond exp's float range (88.7): a softmax without the running
-         * max overflows here */
-        {"scores 200", 2, 13, 7, 37, 70, 0, 200, 0, 0},
-        {"scale 1/L", 1, 64, 48, 300, 300, 1.0 / 300, 0, 0, 0},
-        {"model width, scale 1/L", 1, 256, 256, 100, 100, 1.0 / 100, 0, 0, 0},
-        {"trailing dims", 2, 13, 7, 35, 29, 0.4, 0, 0, 1},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        run_case(ctx, r, &cases[i]);
-}
+/* The kernel's key block is 32 (ATT_KB): 29 and 1 fit in one partial
+ * block, 64 is two full ones, 70 and 97 end in a partial block. */
+static const att_case cases[] = {
+    {"odd", 2, 13, 7, 37, 29, 0.3, 0, 0, 0},
+    {"batch 3, Lk 97", 3, 13, 7, 37, 97, 0.5, 0, 0, 0},
+    {"Lk 64", 2, 13, 7, 37, 64, 0.7, 0, 0, 0},
+    {"one key", 2, 13, 7, 37, 1, 0.9, 0, 0, 0},
+    {"one query", 3, 5, 9, 1, 29, 1.1, 0, 0, 0},
+    {"broadcast key", 2, 13, 7, 37, 37, 1.0 / 37, 0, 1, 0},
+    {"broadcast key, strong", 2, 13, 7, 37, 70, 0, 80, 1, 0},
+    {"scores 80", 2, 13, 7, 37, 70, 0, 80, 0, 0},
+    /* beyond exp's float range (88.7): a softmax without the running
+     * max overflows here */
+    {"scores 200", 2, 13, 7, 37, 70, 0, 200, 0, 0},
+    {"scale 1/L", 1, 64, 48, 300, 300, 1.0 / 300, 0, 0, 0},
+    {"model width, scale 1/L", 1, 256, 256, 100, 100, 1.0 / 100, 0, 0, 0},
+    {"trailing dims", 2, 13, 7, 35, 29, 0.4, 0, 0, 1},
+};
+
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, r, arg); }
 
 static void test_attention_errors(cn_ctx *ctx)
 {
@@ -235,18 +232,28 @@ static void test_rank1(cn_ctx *ctx, tu_rng *r)
     free(x), free(s), free(u), free(b), free(got), free(want);
 }
 
-int main(void)
+static void case_attention_errors(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    /* The own GEMM avoids CLBlast's first-use tuning, which the test does not need. */
-    cn_gemm_set_backend(ctx, CN_GEMM_OWN);
-    tu_rng r = tu_seed(7);
-    test_attention(ctx, &r);
+    (void)arg;
+    (void)r;
     test_attention_errors(ctx);
-    test_rank1(ctx, &r);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_attention");
 }
+
+static void case_rank1(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    test_rank1(ctx, r);
+}
+
+/* The own GEMM avoids CLBlast's first-use tuning, which the test does not need. */
+static void setup(cn_ctx *ctx) { cn_gemm_set_backend(ctx, CN_GEMM_OWN); }
+
+static void add_cases(op_cases *l)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    op_add(l, case_attention_errors, NULL, "shape and argument errors");
+    op_add(l, case_rank1, NULL, "rank-one residual");
+}
+
+const op_family op_family_attention = {"attention", 7, add_cases, setup};

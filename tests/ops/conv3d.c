@@ -1,11 +1,11 @@
-/* conv3d against the double reference on odd shapes with every fused feature, shape rejections, and GFLOP/s on S3D-like layers. */
+/* Op family conv3d: the double reference on odd shapes with every fused feature under three tunings, plain and packed weights, rejections, dense-block appends, stale packs, sampled S3D-sized layers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "conv_ref.h"
-#include "testutil.h"
+#include "ops/helpers/conv_case.h"
+#include "ops/op_test.h"
 
 #define V3(a, b, c) {a, b, c}
 
@@ -62,13 +62,6 @@ static const conv_case cases[] = {
      .k = V3(2, 3, 4)},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
-
-/* Tile configurations other than the defaults, so the ragged-edge code of
- * every kernel runs with different vector widths and block sizes. */
-static const char *tunings[] = {
-    "-DVW=8 -DP_RM=3 -DP_NV=3 -DR_RM=5 -DR_NR=3 -DR_NV=2",
-    "-DVW=4 -DP_RM=1 -DP_NV=1 -DR_RM=1 -DR_NR=1 -DR_NV=1",
-};
 
 static void test_rejections(cn_ctx *ctx)
 {
@@ -231,18 +224,25 @@ static void test_stale_pack(cn_ctx *ctx, tu_rng *r)
     free(x), free(w), free(hp), free(g1), free(g2);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+/* An S3D-sized layer (bench/bench_conv times them all), checked on sampled
+ * outputs against a double sum, since a full reference would be slow. */
+typedef struct s3d_layer {
+    const char *name;
+    int Ci, Co, in[3], k[3], p[3], pre;
+} s3d_layer;
 
-/* S3D-sized layers: GFLOP/s (best of a few runs) and a sampled check of the
- * output against a double sum, since a full reference would be slow. */
-static void bench(cn_ctx *ctx, tu_rng *r, const char *name, int Ci, int Co, const int in[3],
-                  const int k[3], const int p[3], int pre)
+static const s3d_layer s3d_layers[] = {
+    {"1x1x1 480->256 @ 8x28x48", 480, 256, {8, 28, 48}, {1, 1, 1}, {0, 0, 0}, 0},
+    {"1x3x3 96->128 @ 8x28x48", 96, 128, {8, 28, 48}, {1, 3, 3}, {0, 1, 1}, 0},
+    {"3x1x1 128->128 @ 8x28x48", 128, 128, {8, 28, 48}, {3, 1, 1}, {1, 0, 0}, 0},
+    {"1x3x3 pre-BN-ReLU 256->32 @ 4x28x48", 256, 32, {4, 28, 48}, {1, 3, 3}, {0, 1, 1}, 1},
+};
+
+static void case_s3d_sampled(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
+    const s3d_layer *l = arg;
+    const char *name = l->name;
+    const int Ci = l->Ci, Co = l->Co, *in = l->in, *k = l->k, *p = l->p, pre = l->pre;
     int64_t xs[5] = {1, Ci, in[0], in[1], in[2]}, ws[5] = {Co, Ci, k[0], k[1], k[2]};
     int64_t nx = (int64_t)Ci * in[0] * in[1] * in[2], K = (int64_t)Ci * k[0] * k[1] * k[2];
     float *x = tu_rand_array(r, nx, -1, 1), *w = tu_rand_array(r, Co * K, -0.1, 0.1);
@@ -259,18 +259,7 @@ static void bench(cn_ctx *ctx, tu_rng *r, const char *name, int Ci, int Co, cons
     TU_OK(cn_conv3d_out_shape(&a, ys));
     TU_OK(cn_tensor_alloc(ctx, &ty, 5, ys));
     a.y = &ty;
-    /* wall time, and process CPU time (all driver threads): on a shared
-     * machine GFLOP per CPU-second stays meaningful when wall time does not */
-    double best = 1e30, best_cpu = 1e30;
-    for (int rep = 0; rep < 4; rep++) {
-        double t0 = now_s();
-        clock_t c0 = clock();
-        TU_OK(cn_conv3d(ctx, &a));
-        TU_OK(cn_ctx_finish(ctx));
-        double t = now_s() - t0, c = (double)(clock() - c0) / CLOCKS_PER_SEC;
-        best = t < best ? t : best;
-        best_cpu = c < best_cpu ? c : best_cpu;
-    }
+    TU_OK(cn_conv3d(ctx, &a));
     const int64_t L = ys[2] * ys[3] * ys[4];
     float *y = malloc((size_t)(Co * L) * sizeof *y);
     TU_OK(cn_tensor_download(ctx, &ty, y));
@@ -304,48 +293,74 @@ static void bench(cn_ctx *ctx, tu_rng *r, const char *name, int Ci, int Co, cons
      * |product| <= 0.2 (|x| <= 2 after the pre-activation, |w| <= 0.1) */
     TU_CHECK(maxerr < 1e-6 * sqrt((double)K) * 0.2 * K, "%s: sampled max error %.3g", name,
              maxerr);
-    double gflop = 2.0 * Co * K * L * 1e-9;
-    printf("bench %-36s %7.2f ms %6.1f GFLOP/s, %6.1f GFLOP per CPU-s (sampled max err %.2g)\n",
-           name, best * 1e3, gflop / best, gflop / best_cpu, maxerr);
     cn_tensor *ts[] = {&tx, &tw, &ty, &tps, &tsh};
     for (int i = 0; i < 5; i++)
         cn_tensor_release(ctx, ts[i]);
     free(x), free(w), free(psc), free(psh), free(y);
 }
 
-int main(void)
-{
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(3);
-    printf("tuning: %s\n", cn_conv_tuning(ctx));
-    /* every case with the plain and with the packed weight layout */
-    for (size_t t = 0; t <= sizeof tunings / sizeof tunings[0]; t++) {
-        if (t > 0) {
-            TU_OK(cn_conv_set_tuning(ctx, tunings[t - 1]));
-            printf("tuning: %s\n", cn_conv_tuning(ctx));
-        }
-        for (int i = 0; i < NCASES; i++)
-            for (int packed = 0; packed < 2; packed++) {
-                conv_case c = cases[i];
-                c.packed = packed;
-                conv_run_case(ctx, &r, &c);
-            }
-    }
-    TU_OK(cn_conv_set_tuning(ctx, NULL));
-    test_rejections(ctx);
-    test_dense_append(ctx, &r);
-    test_stale_pack(ctx, &r);
+/* Tile configurations other than the defaults (NULL), so the ragged-edge
+ * code of every kernel runs with different vector widths and block sizes. */
+static const char *const tunings[] = {
+    NULL,
+    "-DVW=8 -DP_RM=3 -DP_NV=3 -DR_RM=5 -DR_NR=3 -DR_NV=2",
+    "-DVW=4 -DP_RM=1 -DP_NV=1 -DR_RM=1 -DR_NR=1 -DR_NV=1",
+};
+#define NTUNINGS (int)(sizeof tunings / sizeof tunings[0])
 
-    const int t8[3] = {8, 28, 48}, k1[3] = {1, 1, 1}, k133[3] = {1, 3, 3}, k311[3] = {3, 1, 1};
-    const int p0[3] = {0, 0, 0}, p011[3] = {0, 1, 1}, p100[3] = {1, 0, 0};
-    bench(ctx, &r, "1x1x1 480->256 @ 8x28x48", 480, 256, t8, k1, p0, 0);
-    bench(ctx, &r, "1x3x3 96->128 @ 8x28x48", 96, 128, t8, k133, p011, 0);
-    bench(ctx, &r, "3x1x1 128->128 @ 8x28x48", 128, 128, t8, k311, p100, 0);
-    bench(ctx, &r, "1x3x3 pre-BN-ReLU 256->32 @ 4x28x48", 256, 32, (int[]){4, 28, 48}, k133,
-          p011, 1);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_conv3d");
+typedef struct tuned_case {
+    const conv_case *c;
+    const char *tuning;
+} tuned_case;
+static tuned_case tuned[NTUNINGS * NCASES];
+
+/* A table row with the plain and with the packed weight layout. */
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    const tuned_case *t = arg;
+    if (t->tuning)
+        TU_OK(cn_conv_set_tuning(ctx, t->tuning));
+    for (int packed = 0; packed < 2; packed++) {
+        conv_case c = *t->c;
+        c.packed = packed;
+        conv_run_case(ctx, r, &c);
+    }
+    if (t->tuning)
+        TU_OK(cn_conv_set_tuning(ctx, NULL));
 }
+
+static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)r, (void)arg;
+    test_rejections(ctx);
+}
+
+static void case_dense_append(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    test_dense_append(ctx, r);
+}
+
+static void case_stale_pack(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    test_stale_pack(ctx, r);
+}
+
+static void add_cases(op_cases *l)
+{
+    for (int t = 0; t < NTUNINGS; t++)
+        for (int i = 0; i < NCASES; i++) {
+            tuned_case *tc = &tuned[t * NCASES + i];
+            tc->c = &cases[i], tc->tuning = tunings[t];
+            op_add(l, case_table, tc, "%s [%s]", cases[i].name,
+                   tunings[t] ? tunings[t] : "default tuning");
+        }
+    op_add(l, case_rejections, NULL, "rejections");
+    op_add(l, case_dense_append, NULL, "dense append in place");
+    op_add(l, case_stale_pack, NULL, "stale pack");
+    for (size_t i = 0; i < sizeof s3d_layers / sizeof s3d_layers[0]; i++)
+        op_add(l, case_s3d_sampled, &s3d_layers[i], "S3D layer %s, sampled", s3d_layers[i].name);
+}
+
+const op_family op_family_conv3d = {"conv3d", 3, add_cases, NULL};

@@ -1,12 +1,11 @@
-/* cn_linear against a double reference on both GEMM backends: odd sizes, a long input (the VGGish FC shape, scaled down), bias and ReLU combinations, shape errors. */
+/* Op family linear: cn_linear against a double reference on both GEMM backends: odd sizes, a long input (the VGGish FC shape, scaled down), bias and ReLU combinations, shape errors. */
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "gemm_ref.h"
-#include "testutil.h"
+#include "ops/op_test.h"
 
-/* As in test_gemm: the float32 sum of `in` products drifts by about
+/* As in the gemm family: the float32 sum of `in` products drifts by about
  * sqrt(in) * u * sum|x w| (u = 2^-24) with independent rounding signs; allow
  * 4x that. A wrong or missing term (|x w| ~ 1/4 here) is far larger. */
 #define U32 5.96e-8
@@ -77,32 +76,52 @@ static void test_errors(cn_ctx *ctx, tu_rng *r)
     free(h);
 }
 
-int main(void)
+typedef struct linear_shape {
+    int64_t n, in, out;
+    int bias, relu;
+} linear_shape;
+
+static const linear_shape shapes[] = {
+    {3, 13, 11, 0, 0}, {3, 13, 11, 1, 0}, {3, 13, 11, 0, 1}, {3, 13, 11, 1, 1},
+    /* a batch of 2 on a long input (the FC layer's 12288, scaled down) */
+    {2, 3072, 96, 1, 1}, {3, 1537, 11, 0, 1},
+    /* a wider batch, which takes the general (not skinny) kernels */
+    {37, 129, 70, 1, 0}, {1, 1, 1, 1, 1},
+};
+#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+
+typedef struct linear_case {
+    cn_gemm_backend backend;
+    const linear_shape *s;
+} linear_case;
+static linear_case linear_cases[2 * NSHAPES];
+
+static void case_shape(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    cn_ctx *ctx = tu_ctx();
-    if (!ctx)
-        return 1;
-    tu_rng r = tu_seed(11);
-    const cn_gemm_backend bes[2] = {CN_GEMM_OWN, CN_GEMM_CLBLAST};
-    for (int i = 0; i < 2; i++) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const char *name = cn_gemm_backend_name(bes[i]);
-        cn_gemm_set_backend(ctx, bes[i]);
-        for (int v = 0; v < 4; v++)
-            run_case(ctx, &r, 3, 13, 11, v & 1, v >> 1, name);
-        /* a batch of 2 on a long input (the FC layer's 12288, scaled down) */
-        run_case(ctx, &r, 2, 3072, 96, 1, 1, name);
-        run_case(ctx, &r, 3, 1537, 11, 0, 1, name);
-        /* a wider batch, which takes the general (not skinny) kernels */
-        run_case(ctx, &r, 37, 129, 70, 1, 0, name);
-        run_case(ctx, &r, 1, 1, 1, 1, 1, name);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        printf("%s: %.2f s\n", name,
-               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
-    }
-    test_errors(ctx, &r);
-    TU_OK(cn_ctx_finish(ctx));
-    cn_ctx_destroy(ctx);
-    return tu_finish("test_linear");
+    const linear_case *c = arg;
+    cn_gemm_set_backend(ctx, c->backend);
+    run_case(ctx, r, c->s->n, c->s->in, c->s->out, c->s->bias, c->s->relu,
+             cn_gemm_backend_name(c->backend));
 }
+
+static void case_errors(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    test_errors(ctx, r);
+}
+
+static void add_cases(op_cases *l)
+{
+    static const cn_gemm_backend bes[2] = {CN_GEMM_OWN, CN_GEMM_CLBLAST};
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < NSHAPES; i++) {
+            linear_case *c = &linear_cases[b * NSHAPES + i];
+            c->backend = bes[b], c->s = &shapes[i];
+            op_add(l, case_shape, c, "%s %lldx%lld -> %lld%s%s", cn_gemm_backend_name(bes[b]),
+                   (long long)shapes[i].n, (long long)shapes[i].in, (long long)shapes[i].out,
+                   shapes[i].bias ? " +b" : "", shapes[i].relu ? " relu" : "");
+        }
+    op_add(l, case_errors, NULL, "shape errors");
+}
+
+const op_family op_family_linear = {"linear", 11, add_cases, NULL};
