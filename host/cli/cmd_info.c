@@ -45,21 +45,19 @@ int cmd_info(int argc, char **argv)
     printf("%s: variant %s, %d tensors\n", path, w->variant, w->count);
     if (w->nonfinite)
         printf("warning: %d tensor(s) hold NaN or Inf, first '%s'\n", w->nonfinite, w->nonfinite_first);
-    static const char *mods[] = {"video", "audio", "avim.1", "avim.2", "avim.3", "avim.4", "cpc", "dec"};
-    int64_t cnt[8] = {0}, bn[8] = {0}, total = 0, total_bn = 0;
+    int64_t cnt[CN_SPEC_KEY_MODULES] = {0}, bn[CN_SPEC_KEY_MODULES] = {0}, total = 0, total_bn = 0;
     for (int i = 0; i < w->count; i++) {
-        char mod[16];
-        cn_spec_module(w->w[i].name, mod, sizeof mod);
+        int k = cn_spec_key_module(w->w[i].name);
         int stat = strstr(w->w[i].name, "running_") != NULL;
-        for (int k = 0; k < 8; k++)
-            if (strcmp(mod, mods[k]) == 0)
-                (stat ? bn : cnt)[k] += w->w[i].numel;
+        if (k >= 0)
+            (stat ? bn : cnt)[k] += w->w[i].numel;
         *(stat ? &total_bn : &total) += w->w[i].numel;
     }
     printf("%-8s %14s %16s\n", "module", "parameters", "+BN statistics");
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < CN_SPEC_KEY_MODULES; k++)
         if (cnt[k])
-            printf("%-8s %14lld %16lld\n", mods[k], (long long)cnt[k], (long long)bn[k]);
+            printf("%-8s %14lld %16lld\n", cn_spec_key_modules[k], (long long)cnt[k],
+                   (long long)bn[k]);
     printf("%-8s %14lld %16lld  (%.2f M with statistics)\n", "total", (long long)total,
            (long long)total_bn, (double)(total + total_bn) * 1e-6);
     cn_engine *e = NULL;
@@ -70,17 +68,16 @@ int cmd_info(int argc, char **argv)
         cli_error("%s", cn_last_error());
         goto done;
     }
-    double gf, per[6], lit;
+    double gf, per[CN_MOD_COUNT], lit;
     if (cn_model_flops(cn_engine_model(e), 1, (int)H, (int)W, 1, &lit, NULL) != CN_OK ||
         cn_model_flops(cn_engine_model(e), 1, (int)H, (int)W, 0, &gf, per) != CN_OK) {
         cli_error("%s", cn_last_error());
         goto done;
     }
-    static const char *pm[6] = {"S3D", "VGGish", "ASPP", "attention", "CPC", "decoder"};
     printf("GFLOP per 16 x %ld x %ld clip: %.1f (", H, W, gf);
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < CN_MOD_COUNT; k++)
         if (per[k] > 0)
-            printf("%s%s %.1f", k ? ", " : "", pm[k], per[k]);
+            printf("%s%s %.1f", k ? ", " : "", cn_spec_mod_names[k], per[k]);
     printf(")\n");
     if (lit != gf)
         printf("GFLOP of the spec's literal attention formulas: %.1f (the engine's closed form for the\n"

@@ -31,6 +31,7 @@ static int build_units(cn_model *m, const cn_weights *w)
         snprintf(u->key, sizeof u->key, "%s", key);
         u->transposed = strncmp(key, "cpc.theta", 9) == 0;
         u->permute_vggish = strcmp(key, "audio.embeddings.0") == 0;
+        u->head = strcmp(key, "dec.1.head") == 0;
         u->co = u->transposed ? t->shape[1] : t->shape[0];
         u->ci = u->transposed ? t->shape[0] : t->shape[1];
         char bn[72] = "";
@@ -110,35 +111,32 @@ int cn_model_create(cn_ctx *ctx, const cn_weights *w, cn_model **out)
     m->ctx = ctx;
     snprintf(m->variant, sizeof m->variant, "%s", w->variant);
     m->av = strcmp(w->variant, "av") == 0;
-    int st = build_units(m, w);
     cl_uint align_bits = 1024;
-    if (st == CN_OK)
-        st = CN_CL(clGetDeviceInfo(cn_ctx_device(ctx)->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN,
-                                   sizeof align_bits, &align_bits, NULL));
-    uint64_t align = align_bits / 8 < 64 ? 64 : align_bits / 8, total = 0;
-    if (st == CN_OK)
-        st = layout(m, w, align, &total);
-    if (st == CN_OK) {
-        m->subs = calloc((size_t)m->nu * 5, sizeof *m->subs);
-        if (!m->subs)
-            st = cn_fail(CN_ERR_OOM, "out of host memory");
-    }
-    if (st == CN_OK) {
-        st = cn_buffer_create(ctx, (size_t)total, &m->block);
-        if (st != CN_OK)
-            st = cn_fail(st, "cannot allocate %.1f MiB of device memory for the weights: %s",
-                         (double)total / (1 << 20), cn_last_error());
-    }
-    if (st == CN_OK) {
-        m->block_bytes = total;
-        st = layout(m, w, align, &total);
-    }
-    for (int i = 0; st == CN_OK && i < m->nu; i++)
-        st = unit_upload(m, &m->u[i], w);
-    if (st == CN_OK)
-        st = cn_ctx_finish(ctx);
+    uint64_t align, total = 0;
+    int st;
+    TRY_DONE(build_units(m, w));
+    TRY_DONE(CN_CL(clGetDeviceInfo(cn_ctx_device(ctx)->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN,
+                                   sizeof align_bits, &align_bits, NULL)));
+    align = align_bits / 8 < 64 ? 64 : align_bits / 8;
+    TRY_DONE(layout(m, w, align, &total));
+    m->subs = calloc((size_t)m->nu * 5, sizeof *m->subs);
+    if (!m->subs)
+        TRY_DONE(cn_fail(CN_ERR_OOM, "out of host memory"));
+    st = cn_buffer_create(ctx, (size_t)total, &m->block);
     if (st != CN_OK) {
-        cn_model_destroy(m);
+        char why[512];
+        snprintf(why, sizeof why, "%s", cn_last_error());
+        TRY_DONE(cn_fail(st, "cannot allocate %.1f MiB of device memory for the weights: %s",
+                         (double)total / (1 << 20), why));
+    }
+    m->block_bytes = total;
+    TRY_DONE(layout(m, w, align, &total));
+    for (int i = 0; i < m->nu; i++)
+        TRY_DONE(unit_upload(m, &m->u[i], w));
+    TRY_DONE(cn_ctx_finish(ctx));
+done:
+    if (st != CN_OK) {
+        cn_model_destroy(m); /* the model's block and views are its only device memory */
         return st;
     }
     *out = m;
@@ -184,8 +182,9 @@ void model_count(cn_model *m, double flops)
         m->gflops[m->group] += flops;
 }
 
-void model_group(cn_model *m, int mod, const char *name)
+void model_group(cn_model *m, int mod, int stage)
 {
+    const char *name = cn_spec_group(mod, stage);
     m->module = mod;
     m->group = -1;
     for (int i = 0; i < m->ngroup; i++)
@@ -230,7 +229,62 @@ static double conv_flops(const cn_unit *u, const cn_tensor *y, int64_t co)
     return 2.0 * (double)u->ci * (double)k * (double)cn_numel(y) / (double)y->shape[1] * (double)co;
 }
 
-int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims)
+int unit_out_shape(const cn_unit *u, const cn_conv_args *a, int dims, int64_t *out)
+{
+    cn_conv_args p = *a;
+    cn_tensor x = *a->x;
+    /* the rule reads no data: a dry run's view of nothing borrows the weight's buffer */
+    if (!x.buf)
+        x.buf = u->w.buf;
+    p.x = &x;
+    p.w = &u->w;
+    if (u->transposed)
+        return cn_conv_transpose3d_out_shape(&p, out);
+    if (dims == 2)
+        return cn_conv2d_out_shape(&p, out);
+    /* The rule is separable by axis, and cn_conv3d_out_shape keeps tensors to
+     * 32-bit indices, which a dry run (cn_model_flops) of a large clip exceeds:
+     * each axis comes from a probe of one clip with the needed channels, that
+     * axis of x, and the kernel's dilated extent on the other two. */
+    int64_t ps[5] = {1, a->x_c_off + u->ci, 0, 0, 0}, o[5];
+    out[0] = x.shape[0];
+    out[1] = u->co;
+    for (int d = 0; d < 3; d++) {
+        for (int j = 0; j < 3; j++)
+            ps[2 + j] = j == d ? x.shape[2 + j]
+                               : (a->dil[j] ? a->dil[j] : 1) * (u->w.shape[2 + j] - 1) + 1;
+        cn_tensor probe;
+        cn_tensor_wrap(&probe, x.buf, 0, 5, ps);
+        p.x = &probe;
+        CN_TRY(cn_conv3d_out_shape(&p, o));
+        out[2 + d] = o[2 + d];
+    }
+    return CN_OK;
+}
+
+int model_pool_shape(cn_model *m, const cn_tensor *x, int dims, const int *k, const int *s,
+                     const int *p, int64_t *out)
+{
+    /* as in unit_out_shape: one probe per axis keeps dry runs of large clips
+     * inside the op's 32-bit index range; it borrows the weights' buffer (the
+     * rule reads no data) */
+    int sp = dims == 2 ? 2 : 3;
+    int64_t ps[5] = {1, 1, 0, 0, 0}, o[5];
+    out[0] = x->shape[0];
+    out[1] = x->shape[1];
+    for (int d = 0; d < sp; d++) {
+        for (int j = 0; j < sp; j++)
+            ps[2 + j] = j == d ? x->shape[2 + j] : k[j];
+        cn_tensor probe;
+        cn_tensor_wrap(&probe, m->block, 0, sp + 2, ps);
+        CN_TRY(sp == 2 ? cn_maxpool2d_out_shape(&probe, k, s, p, o)
+                       : cn_maxpool3d_out_shape(&probe, k, s, p, o));
+        out[2 + d] = o[2 + d];
+    }
+    return CN_OK;
+}
+
+int unit_conv_src(cn_model *m, cn_unit *u, cn_conv_args *a, int dims, const calib_src *src)
 {
     a->w = &u->w;
     a->w_packed = u->packed ? &u->wp : NULL;
@@ -247,31 +301,27 @@ int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims)
     model_count(m, conv_flops(u, a->y, u->co));
     if (m->dry)
         return CN_OK;
-    if (m->cal && !u->calibrated && u->kind != UNIT_PLAIN) {
-        if (u->kind == UNIT_PRE_BN) {
-            CN_TRY(calib_bn_from(m, u, a->x, a->x_c_off));
-        } else {
-            /* the BN's input is this conv's raw output: run it unfolded first */
-            CN_TRY(unit_conv_raw(m, u, a, dims));
-            CN_TRY(calib_bn_from(m, u, a->y, a->y_c_off));
-        }
-    }
+    CN_TRY(calib_unit(m, u, a, dims, src));
     if (u->transposed)
         return cn_conv_transpose3d(m->ctx, a);
     return dims == 2 ? cn_conv2d(m->ctx, a) : cn_conv3d(m->ctx, a);
 }
 
-int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
+int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims)
 {
-    cn_conv_args raw = *a;
-    raw.w = &u->w;
-    raw.w_packed = u->packed ? &u->wp : NULL; /* unit_upload repacks the raw weights too */
-    raw.bias = NULL;
-    raw.pre_scale = raw.pre_shift = NULL;
-    raw.pre_relu = raw.relu = 0;
-    u->calibrated = -1; /* unit_upload: raw weights */
-    CN_TRY(unit_upload(m, u, m->cal));
-    return dims == 2 ? cn_conv2d(m->ctx, &raw) : cn_conv3d(m->ctx, &raw);
+    return unit_conv_src(m, u, a, dims, NULL);
+}
+
+int unit_conv_new(cn_model *m, cn_unit *u, cn_conv_args *a, int dims, cn_tensor *y)
+{
+    int64_t o[5];
+    CN_TRY(unit_out_shape(u, a, dims, o));
+    CN_TRY(model_alloc(m, y, dims == 2 ? 4 : 5, o));
+    a->y = y;
+    int st = unit_conv(m, u, a, dims);
+    if (st != CN_OK)
+        cn_tensor_release(m->ctx, y);
+    return st;
 }
 
 int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a)
@@ -295,10 +345,25 @@ int unit_linear(cn_model *m, cn_unit *u, const cn_tensor *x, int relu, cn_tensor
     return ENQ(m, cn_linear(m->ctx, x, &w, u->has_bias ? &u->b : NULL, relu, y));
 }
 
+int unit_matvec(cn_model *m, cn_unit *u, const cn_tensor *x, int bias, const calib_src *src,
+                cn_tensor *y)
+{
+    cn_tensor w = u->w;
+    int64_t s2[2] = {u->co, u->ci};
+    CN_TRY(cn_tensor_reshape(&w, 2, s2));
+    if (m->dry)
+        return CN_OK;
+    cn_conv_args a = {0};
+    a.x = x;
+    a.y = y;
+    CN_TRY(calib_unit(m, u, &a, 2, src));
+    return cn_linear(m->ctx, x, &w, bias ? &u->b : NULL, 0, y);
+}
+
 static int check_inputs(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel)
 {
     char s[96];
-    if (clip->ndim != 5 || clip->shape[1] != 3 || clip->shape[2] != 16 || clip->shape[0] < 1)
+    if (clip->ndim != 5 || clip->shape[1] != 3 || clip->shape[2] != CN_SPEC_CLIP_T || clip->shape[0] < 1)
         return cn_fail(CN_ERR_SHAPE, "clip must be N x 3 x 16 x H x W, got %s",
                        cn_shape_str(clip, s, sizeof s));
     int64_t H = clip->shape[3], W = clip->shape[4];
@@ -309,12 +374,14 @@ static int check_inputs(cn_model *m, const cn_tensor *clip, const cn_tensor *log
         if (!logmel)
             return cn_fail(CN_ERR_ARG, "variant av needs a log-mel input (N x 1 x 96 x 64)");
         if (logmel->ndim != 4 || logmel->shape[0] != clip->shape[0] || logmel->shape[1] != 1 ||
-            logmel->shape[2] != 96 || logmel->shape[3] != 64)
+            logmel->shape[2] != CN_SPEC_MEL_T || logmel->shape[3] != CN_SPEC_MEL_F)
             return cn_fail(CN_ERR_SHAPE, "log-mel must be %lld x 1 x 96 x 64 to match the clip, got %s",
                            (long long)clip->shape[0], cn_shape_str(logmel, s, sizeof s));
     }
     return CN_OK;
 }
+
+_Static_assert(CN_MOD_COUNT == 6, "cn_model_flops reports six modules");
 
 static int forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel, cn_tensor *sal)
 {
@@ -322,55 +389,52 @@ static int forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel, 
     static const char *xn[4] = {"X1", "X2", "X3", "X4"}, *vn[4] = {"V1", "V2", "V3", "V4"},
                       *fn[4] = {"F1", "F2", "F3", "F4"};
     int st = CN_OK;
-    model_group(m, MOD_VIDEO, "S3D.1");
-    st = model_s3d(m, clip, X);
-    for (int i = 0; st == CN_OK && i < 4; i++)
-        st = model_tap(m, xn[i], &X[i]);
-    if (st == CN_OK && m->av) {
-        model_group(m, MOD_AUDIO, "VGGish");
-        st = model_vggish(m, logmel, &fa);
-        if (st == CN_OK)
-            st = model_tap(m, "fA", &fa);
+    // clip (N, 3, 16, H, W)
+    model_group(m, CN_MOD_VIDEO, 1);
+    TRY_DONE(model_s3d(m, clip, X)); // X1..X4 (N, 192|480|832|1024, 8|8|4|2, H/4|8|16|32, W/..)
+    for (int i = 0; i < 4; i++)
+        TRY_DONE(model_tap(m, xn[i], &X[i]));
+    if (m->av) {
+        model_group(m, CN_MOD_AUDIO, 0);
+        TRY_DONE(model_vggish(m, logmel, &fa)); // (N, 128)
+        TRY_DONE(model_tap(m, "fA", &fa));
     }
     /* each stage's encoder output dies as soon as its AVIM has read it */
-    for (int i = 0; st == CN_OK && i < 4; i++) {
-        st = model_avim(m, i + 1, &X[i], m->av ? &fa : NULL, &V[i], &F[i]);
+    for (int i = 0; i < 4; i++) {
+        st = model_avim(m, i + 1, &X[i], m->av ? &fa : NULL, &V[i], &F[i]); // (N, 256, T_i, h_i, w_i)
         cn_tensor_release(m->ctx, &X[i]);
-        if (st == CN_OK)
-            st = model_tap(m, vn[i], &V[i]);
-        if (st == CN_OK && m->av)
-            st = model_tap(m, fn[i], &F[i]);
-        if (m->av)
+        if (st != CN_OK)
+            goto done;
+        if (!m->av)
+            V[i] = (cn_tensor){0}; /* F[i] is the same tensor: held (and released) once */
+        TRY_DONE(model_tap(m, vn[i], m->av ? &V[i] : &F[i]));
+        if (m->av) {
+            TRY_DONE(model_tap(m, fn[i], &F[i]));
             cn_tensor_release(m->ctx, &V[i]);
-        else
-            V[i] = (cn_tensor){0}; /* F[i] is the same tensor */
-    }
-    if (st == CN_OK && !m->av)
-        for (int i = 0; st == CN_OK && i < 4; i++)
-            st = model_tap(m, fn[i], &F[i]);
-    if (st == CN_OK && m->av) {
-        model_group(m, MOD_CPC, "CPC");
-        st = model_cpc(m, &F[3], &fa, &f4p);
-        if (st == CN_OK) {
-            cn_tensor_release(m->ctx, &F[3]);
-            F[3] = f4p;
-            f4p = (cn_tensor){0};
         }
     }
-    if (st == CN_OK)
-        st = model_tap(m, "F4p", &F[3]);
-    cn_tensor_release(m->ctx, &fa);
-    if (st == CN_OK) {
-        model_group(m, MOD_DEC, "decoder.4");
-        st = model_decoder(m, F, (int)clip->shape[3], (int)clip->shape[4], sal);
+    if (!m->av)
+        for (int i = 0; i < 4; i++)
+            TRY_DONE(model_tap(m, fn[i], &F[i]));
+    if (m->av) {
+        model_group(m, CN_MOD_CPC, 0);
+        TRY_DONE(model_cpc(m, &F[3], &fa, &f4p)); // (N, 256, 2, H/32, W/32)
+        cn_tensor_release(m->ctx, &F[3]);
+        F[3] = f4p;
+        f4p = (cn_tensor){0};
     }
-    if (st == CN_OK)
-        st = model_tap(m, "sal", sal);
+    TRY_DONE(model_tap(m, "F4p", &F[3]));
+    cn_tensor_release(m->ctx, &fa);
+    model_group(m, CN_MOD_DEC, 4);
+    TRY_DONE(model_decoder(m, F, (int)clip->shape[3], (int)clip->shape[4], sal)); // (N, 1, H, W)
+    TRY_DONE(model_tap(m, "sal", sal));
+done:
     for (int i = 0; i < 4; i++) {
         cn_tensor_release(m->ctx, &X[i]);
         cn_tensor_release(m->ctx, &V[i]);
         cn_tensor_release(m->ctx, &F[i]);
     }
+    cn_tensor_release(m->ctx, &fa);
     cn_tensor_release(m->ctx, &f4p);
     if (st != CN_OK)
         cn_tensor_release(m->ctx, sal);
@@ -404,7 +468,7 @@ int cn_model_groups(const cn_model *m, const char *const **names, const double *
 }
 
 int cn_model_flops(cn_model *m, int N, int H, int W, int literal, double *total,
-                   double per_module[6])
+                   double per_module[CN_MOD_COUNT])
 {
     cn_tensor clip = {0}, mel = {0}, sal = {0};
     int64_t cs[5] = {N, 3, 16, H, W}, ms[4] = {N, 1, 96, 64};
@@ -420,7 +484,7 @@ int cn_model_flops(cn_model *m, int N, int H, int W, int literal, double *total,
     if (st != CN_OK)
         return st;
     *total = 0;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < CN_MOD_COUNT; i++) {
         *total += m->flops[i] * 1e-9;
         if (per_module)
             per_module[i] = m->flops[i] * 1e-9;

@@ -104,7 +104,7 @@ static float *download(cn_model *m, const cn_tensor *t, int *st)
     return h;
 }
 
-int calib_bn_from(cn_model *m, cn_unit *u, const cn_tensor *t, int64_t c_off)
+static int calib_bn_from(cn_model *m, cn_unit *u, const cn_tensor *t, int64_t c_off)
 {
     int64_t C = u->kind == UNIT_PRE_BN ? u->ci : u->co, N = t->shape[0], Ct = t->shape[1];
     int64_t sp = cn_numel(t) / (N * Ct);
@@ -145,7 +145,7 @@ int calib_bn_from(cn_model *m, cn_unit *u, const cn_tensor *t, int64_t c_off)
     return unit_upload(m, u, m->cal);
 }
 
-int calib_moments(cn_model *m, const cn_tensor *t, double *mean, double *var)
+static int calib_moments(cn_model *m, const cn_tensor *t, double *mean, double *var)
 {
     int st;
     float *h = download(m, t, &st);
@@ -159,6 +159,124 @@ int calib_moments(cn_model *m, const cn_tensor *t, double *mean, double *var)
     *mean = s1 / (double)n;
     *var = fmax(s2 / (double)n - *mean * *mean, 0);
     return CN_OK;
+}
+
+/* Uploads the unit's unfolded host weight and runs a->x through it with no
+ * bias, pre-activation or ReLU into a->y (what its BatchNorm, or the head's
+ * scaling, sees). The unit is left marked as not yet calibrated. */
+static int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
+{
+    cn_conv_args raw = *a;
+    raw.w = &u->w;
+    raw.w_packed = u->packed ? &u->wp : NULL; /* unit_upload repacks the raw weights too */
+    raw.bias = NULL;
+    raw.pre_scale = raw.pre_shift = NULL;
+    raw.pre_relu = raw.relu = 0;
+    u->calibrated = -1; /* unit_upload: raw weights */
+    CN_TRY(unit_upload(m, u, m->cal));
+    return dims == 2 ? cn_conv2d(m->ctx, &raw) : cn_conv3d(m->ctx, &raw);
+}
+
+/* Moments of out(A) = s_l * u'_c over all (n, c, l), from s (N, L) and u' (N, C). */
+static int rank1_moments(cn_model *m, const cn_tensor *s, const cn_tensor *up, double *var)
+{
+    int64_t N = s->shape[0], L = s->shape[1], C = up->shape[1];
+    float *hs = malloc((size_t)(N * L) * sizeof *hs), *hu = malloc((size_t)(N * C) * sizeof *hu);
+    int st = hs && hu ? CN_OK : cn_fail(CN_ERR_OOM, "out of host memory");
+    if (st == CN_OK)
+        st = cn_tensor_download(m->ctx, s, hs);
+    if (st == CN_OK)
+        st = cn_tensor_download(m->ctx, up, hu);
+    double sum = 0, sq = 0;
+    for (int64_t n = 0; st == CN_OK && n < N; n++) {
+        double s1 = 0, s2 = 0, u1 = 0, u2 = 0;
+        for (int64_t l = 0; l < L; l++)
+            s1 += hs[n * L + l], s2 += (double)hs[n * L + l] * hs[n * L + l];
+        for (int64_t c = 0; c < C; c++)
+            u1 += hu[n * C + c], u2 += (double)hu[n * C + c] * hu[n * C + c];
+        sum += s1 * u1;
+        sq += s2 * u2;
+    }
+    double cnt = (double)(N * L * C), mean = sum / cnt;
+    *var = sq / cnt - mean * mean;
+    free(hs);
+    free(hu);
+    return st;
+}
+
+/* Scales avim.{i}.out.weight so that its residual s_l * (W u) has res_scale x
+ * std(V): a->x is u, a->y receives W u with the raw weight, v and s from src. */
+static int calib_out(cn_model *m, cn_unit *uo, const cn_conv_args *a, const calib_src *src)
+{
+    cn_tensor w = uo->w;
+    int64_t s2[2] = {uo->co, uo->ci};
+    CN_TRY(cn_tensor_reshape(&w, 2, s2));
+    CN_TRY(cn_linear(m->ctx, a->x, &w, NULL, 0, a->y));
+    double var_o, mv, var_v;
+    CN_TRY(rank1_moments(m, src->s, a->y, &var_o));
+    CN_TRY(calib_moments(m, src->v, &mv, &var_v));
+    double k = m->res_scale * sqrt(var_v) / fmax(sqrt(var_o), 1e-12);
+    cn_weight *wt;
+    CN_TRY(cn_weights_find(m->cal, &wt, "%s.weight", uo->key));
+    for (int64_t j = 0; j < wt->numel; j++)
+        wt->data[j] = (float)(wt->data[j] * k);
+    uo->calibrated = 1;
+    return unit_upload(m, uo, m->cal);
+}
+
+/* Scales and shifts the head so the logits have mean 0 and std head_std. */
+static int calib_head(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims)
+{
+    CN_TRY(unit_conv_raw(m, u, a, dims));
+    double mean, var;
+    CN_TRY(calib_moments(m, a->y, &mean, &var));
+    double s = m->head_std / fmax(sqrt(var), 1e-12);
+    cn_weight *w, *b;
+    CN_TRY(cn_weights_find(m->cal, &w, "%s.weight", u->key));
+    CN_TRY(cn_weights_find(m->cal, &b, "%s.bias", u->key));
+    for (int64_t j = 0; j < w->numel; j++)
+        w->data[j] = (float)(w->data[j] * s);
+    b->data[0] = (float)(-mean * s);
+    u->calibrated = 1;
+    return unit_upload(m, u, m->cal);
+}
+
+/* One pooled value per clip says nothing about spread: the BN's statistics
+ * come from the same conv over every position of the unpooled input. */
+static int calib_pooled(cn_model *m, cn_unit *u, const cn_tensor *unpooled, int dims)
+{
+    int st;
+    cn_tensor raw = {0};
+    cn_conv_args a = {0};
+    int64_t o[5];
+    a.x = unpooled;
+    TRY_DONE(unit_out_shape(u, &a, dims, o));
+    TRY_DONE(model_alloc(m, &raw, dims == 2 ? 4 : 5, o));
+    a.y = &raw;
+    TRY_DONE(unit_conv_raw(m, u, &a, dims));
+    TRY_DONE(calib_bn_from(m, u, &raw, 0));
+done:
+    cn_tensor_release(m->ctx, &raw);
+    return st;
+}
+
+int calib_unit(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims, const calib_src *src)
+{
+    if (!m->cal || u->calibrated)
+        return CN_OK;
+    if (src && src->v)
+        return calib_out(m, u, a, src);
+    if (u->head)
+        return calib_head(m, u, a, dims);
+    if (u->kind == UNIT_PLAIN)
+        return CN_OK;
+    if (src && src->unpooled)
+        return calib_pooled(m, u, src->unpooled, dims);
+    if (u->kind == UNIT_PRE_BN)
+        return calib_bn_from(m, u, a->x, a->x_c_off);
+    /* the BN's input is this conv's raw output: run it unfolded first */
+    CN_TRY(unit_conv_raw(m, u, a, dims));
+    return calib_bn_from(m, u, a->y, a->y_c_off);
 }
 
 int cn_model_calibrate(cn_model *m, cn_weights *w, const cn_tensor *clip, const cn_tensor *logmel,

@@ -3,6 +3,7 @@
 #define CASPNET_MODEL_INTERNAL_H
 
 #include "model/model.h"
+#include "model/modelspec.h"
 #include "ops/ops.h"
 
 /* How a weight tensor's BatchNorm (if any) is applied. */
@@ -31,7 +32,8 @@ typedef struct cn_unit {
      * for validation (cn_conv3d refuses it if the tuning changed since). */
     int packed;
     cn_tensor wp;
-    int calibrated;
+    int head;       /* dec.1.head: calibrated to logits of mean 0 and std head_std */
+    int calibrated; /* during cn_model_calibrate: 0 not yet, 1 done, -1 raw weights uploaded */
 } cn_unit;
 
 struct cn_model {
@@ -47,7 +49,7 @@ struct cn_model {
     /* per forward */
     const cn_forward_opts *opts;
     int dry;                  /* shapes and counts only, nothing enqueued */
-    double flops[6];          /* per module during the current pass */
+    double flops[CN_MOD_COUNT]; /* per module during the current pass */
     int module;               /* index into flops */
     const char *gname[32];    /* layer groups of the current pass, in order */
     double gflops[32];
@@ -57,11 +59,20 @@ struct cn_model {
     double res_scale, head_std;
 };
 
-enum { MOD_VIDEO = 0, MOD_AUDIO, MOD_ASPP, MOD_ATT, MOD_CPC, MOD_DEC };
+/* The one error idiom of functions that hold device temporaries: every
+ * temporary starts zeroed ({0}), each fallible step is TRY_DONE(call), which
+ * stores its status in the function's `st` and jumps to the single `done:`
+ * label on failure; `done:` releases every temporary (releasing an empty
+ * tensor does nothing) and, when st != CN_OK, the outputs. */
+#define TRY_DONE(call)                \
+    do {                              \
+        if ((st = (call)) != CN_OK)   \
+            goto done;                \
+    } while (0)
 
-/* Starts a layer group: FLOPs go to module `mod`, profiled launches to `name`
- * (a static string: "S3D.1", "ASPP.2", "decoder.4", ...). */
-void model_group(cn_model *m, int mod, const char *name);
+/* Starts a layer group: FLOPs go to module `mod` (CN_MOD_*), profiled launches
+ * to cn_spec_group(mod, stage) ("S3D.1", "ASPP.2", "decoder.4", ...). */
+void model_group(cn_model *m, int mod, int stage);
 
 /* Adds FLOPs to the current module and layer group. */
 void model_count(cn_model *m, double flops);
@@ -73,19 +84,40 @@ int unit_find(cn_model *m, cn_unit **out, const char *fmt, ...)
 #endif
     ;
 
+/* What a unit's calibration may read besides its own input and output. */
+typedef struct calib_src {
+    const cn_tensor *unpooled; /* the unit's input is the mean of this (ASPP image pool) */
+    const cn_tensor *v, *s;    /* avim.{i}.out in the closed form: V_i and the scores s */
+} calib_src;
+
+/* Output shape (N, Co, To, Ho, Wo), or (N, Co, Ho, Wo) for dims 2, of unit u
+ * run on a->x with a's stride, pad and dilation (cn_conv3d_out_shape and its
+ * 2D and transposed forms); also in dry runs, where x has no buffer. */
+int unit_out_shape(const cn_unit *u, const cn_conv_args *a, int dims, int64_t *out);
+
+/* Output shape of a floor-mode max pool (dims 2 or 3) of x, from
+ * cn_maxpool3d_out_shape / cn_maxpool2d_out_shape; also in dry runs. */
+int model_pool_shape(cn_model *m, const cn_tensor *x, int dims, const int *k, const int *s, const int *p,
+                     int64_t *out);
+
 /* Runs the unit as a convolution: fills a->w, bias, pre_scale/shift from the
- * unit (pre_relu for UNIT_PRE_BN, relu for UNIT_POST_BN unless `no_relu`), counts
- * its FLOPs, and in calibration mode first sets the unit's BatchNorm from the
- * actual statistics. dims 2 runs cn_conv2d, transposed units cn_conv_transpose3d. */
+ * unit (pre_relu for UNIT_PRE_BN, relu for UNIT_POST_BN), counts its FLOPs,
+ * and passes it through the calibration hook (calib_unit) first. dims 2 runs
+ * cn_conv2d, transposed units cn_conv_transpose3d. src may be NULL. */
 int unit_conv(cn_model *m, cn_unit *u, cn_conv_args *a, int dims);
-/* Calibration: uploads the unit's unfolded host weight and runs a->x through
- * it with no bias, pre-activation or ReLU into a->y (what its BatchNorm, or
- * the head's scaling, sees). The unit is left marked as not yet calibrated. */
-int unit_conv_raw(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims);
+int unit_conv_src(cn_model *m, cn_unit *u, cn_conv_args *a, int dims, const calib_src *src);
+/* unit_conv into a new arena tensor *y of the unit's output shape (a->y is set
+ * to y); *y is left empty on failure. */
+int unit_conv_new(cn_model *m, cn_unit *u, cn_conv_args *a, int dims, cn_tensor *y);
 /* The unit's weight used as a plain conv3d (the CPC adjoint thetaT), no bias. */
 int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a);
-/* y = x W^T + b (relu optional); a 1x1x1 conv unit is taken as a 256x256 matrix. */
+/* y = x W^T + b (relu optional); a 1x1x1 conv unit is taken as a C x C matrix. */
 int unit_linear(cn_model *m, cn_unit *u, const cn_tensor *x, int relu, cn_tensor *y);
+/* y = x W^T, plus b only when `bias`, for a 1x1x1 conv unit taken as a C x C
+ * matrix (the AVIM output projection of the closed form; its FLOPs are not
+ * counted there), through the calibration hook with src. */
+int unit_matvec(cn_model *m, cn_unit *u, const cn_tensor *x, int bias, const calib_src *src,
+                cn_tensor *y);
 
 /* Allocates an arena tensor; in dry mode as well (shapes drive the counts). */
 int model_alloc(cn_model *m, cn_tensor *t, int ndim, const int64_t *shape);
@@ -97,7 +129,7 @@ int model_tap(cn_model *m, const char *name, const cn_tensor *t);
 #define ENQ(m, call) ((m)->dry ? CN_OK : (call))
 
 /* Stages (model_s3d.c, model_av.c, model_dec.c). Outputs are arena tensors
- * the caller releases. */
+ * the caller releases; on failure they are left empty and nothing is held. */
 int model_s3d(cn_model *m, const cn_tensor *clip, cn_tensor X[4]);
 int model_vggish(cn_model *m, const cn_tensor *logmel, cn_tensor *fa);
 int model_avim(cn_model *m, int stage, const cn_tensor *x, const cn_tensor *fa, cn_tensor *v,
@@ -105,14 +137,18 @@ int model_avim(cn_model *m, int stage, const cn_tensor *x, const cn_tensor *fa, 
 int model_cpc(cn_model *m, const cn_tensor *v, const cn_tensor *fa, cn_tensor *out);
 int model_decoder(cn_model *m, cn_tensor F[4], int H, int W, cn_tensor *sal);
 
-/* Calibration helpers (model_calib.c). */
-/* Sets the unit's BN running statistics from per-channel statistics of
- * channels [c_off, c_off + C) of t (downloaded), folds and uploads. */
-int calib_bn_from(cn_model *m, cn_unit *u, const cn_tensor *t, int64_t c_off);
+/* Calibration and weight folding (model_calib.c). */
+/* The calibration hook, called by unit_conv and unit_matvec before the unit
+ * runs (a filled in; for unit_matvec a->x and a->y are its input and output):
+ * outside cn_model_calibrate, or once the unit is calibrated, it does nothing.
+ * Otherwise it sets the unit's BatchNorm from the statistics of its actual
+ * input (pre-BN) or raw output (post-BN; from every position of
+ * src->unpooled for a pooled input), scales avim.{i}.out (src->v, src->s) so
+ * its residual has res_scale x std(V_i), or scales and shifts the head, and
+ * uploads the result. */
+int calib_unit(cn_model *m, cn_unit *u, const cn_conv_args *a, int dims, const calib_src *src);
 /* Folds the unit's host weights (BN, permutation) into device form and
  * uploads them. w are the host weights. */
 int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w);
-/* Per-tensor mean and variance (double) of a device tensor. */
-int calib_moments(cn_model *m, const cn_tensor *t, double *mean, double *var);
 
 #endif
