@@ -5,7 +5,7 @@ set -u
 CASPNET=${1:?caspnet binary}
 SRC=${2:?source dir}
 BUILD=${3:?build dir}
-PY=/usr/bin/python3
+. "$(dirname "$0")/testlib.sh"
 # convert.py is an optional tool: without torch there is nothing to test, and
 # the engine's own tests do not depend on it.
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
@@ -13,14 +13,14 @@ if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
     exit 0
 fi
 T=$(mktemp -d "$BUILD/convert-test.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W" "$T"' EXIT # testlib's W and this test's T
 CONV=("$PY" "$SRC/weights/convert.py")
 export CN_REF_DIR="$SRC/tests/torch_reference" CN_T="$T"
-failures=0
 SECONDS=0
-
+failures=0
+# fail MESSAGE: testlib's bad, counted for the summary line
 fail() {
-    echo "FAIL: $*"
+    bad "$*"
     failures=$((failures + 1))
 }
 
@@ -47,7 +47,7 @@ run() {
         sed 's/^/    /' "$T/$name.log" | tail -20
         return
     fi
-    echo "ok   $name"
+    ok "$name"
 }
 
 # Checks an output file in Python: check NAME OUT -- python statements using
@@ -55,7 +55,7 @@ run() {
 check() {
     local name=$1 out=$2
     shift 3
-    if "$PY" - "$out" "$@" >"$T/$name.log" 2>&1 <<'EOF'; then echo "ok   $name"; else fail "$name"; sed 's/^/    /' "$T/$name.log" | tail -20; fi
+    if "$PY" - "$out" "$@" >"$T/$name.log" 2>&1 <<'EOF'; then ok "$name"; else fail "$name"; sed 's/^/    /' "$T/$name.log" | tail -20; fi
 import os, sys
 sys.path.insert(0, os.environ["CN_REF_DIR"])
 import torch, caspnet_ref as R, st_io
@@ -221,16 +221,16 @@ rm -f "$T/av.safetensors" "$T/vggish.pth"
 "$CASPNET" info "$T/ref_v.safetensors" >"$T/info.log" 2>&1
 rc=$?
 if grep -q 'variant v, 611 tensors' "$T/info.log" && grep -qE '^total +14178273 +36064' "$T/info.log"; then
-    echo "ok   caspnet-info-validates"
+    ok "caspnet-info-validates"
 else
     fail "caspnet info did not accept the converted file"
 fi
 if [ $rc -eq 0 ]; then
-    echo "ok   caspnet-info"
+    ok "caspnet-info"
 else
     fail "caspnet info exited $rc after validating the file (an engine fault past weight loading, not convert.py)"
 fi
 sed 's/^/    /' "$T/info.log"
 
 echo "test_convert: ${SECONDS}s, $failures failure(s)"
-[ "$failures" -eq 0 ]
+finish test_convert

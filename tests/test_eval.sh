@@ -2,14 +2,8 @@
 # caspnet eval end to end on the synthetic dataset: ground truth against itself, a centre-bias map against an independent numpy evaluation, and the error cases.
 # Usage (from CTest): test_eval.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
-BIN=$1
 SRC=$2
-PY=/usr/bin/python3
-W=$(mktemp -d "${TMPDIR:-/tmp}/cn_eval_XXXXXX")
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/testlib.sh"
 
 D=$W/data
 "$BIN" eval --make-synthetic "$D" > /dev/null || { echo "FAIL make-synthetic"; exit 1; }
@@ -248,5 +242,4 @@ expect_error "split out of range" 2 "split" "${E[@]}" --db SynthA --split 4
 expect_error "bad --frames" 2 "frames" "${E[@]}" --db SynthA --frames some
 expect_error "missing --db" 2 "required" "$BIN" eval --pred "$D/pred_gt" --data "$D"
 
-[ $fail -eq 0 ] && echo "test_eval: all passed" || echo "test_eval: FAILED"
-exit $fail
+finish test_eval

@@ -3,18 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gemm_ref.h"
 #include "testutil.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int count_files(const char *dir, const char *prefix)
 {
@@ -114,9 +106,9 @@ int main(void)
     TU_CHECK(cn_gemm_choice_origin(ctx) == 0, "origin before the first use");
     const long m0 = cn_gemm_choice_measurements();
     cn_gemm_backend first = CN_GEMM_AUTO, again = CN_GEMM_AUTO;
-    double t0 = now_s();
+    double t0 = cn_seconds();
     TU_OK(cn_gemm_resolve_backend(ctx, &first));
-    printf("measured in %.2f s: %s\n", now_s() - t0, cn_gemm_backend_name(first));
+    printf("measured in %.2f s: %s\n", cn_seconds() - t0, cn_gemm_backend_name(first));
     print_file(path);
     TU_CHECK(first == CN_GEMM_OWN || first == CN_GEMM_CLBLAST, "resolved to %d", (int)first);
     TU_CHECK(cn_gemm_choice_origin(ctx) == 1, "first context must measure");
@@ -134,9 +126,9 @@ int main(void)
     ctx = tu_ctx_opts(&o);
     if (!ctx)
         return 1;
-    t0 = now_s();
+    t0 = cn_seconds();
     TU_OK(cn_gemm_resolve_backend(ctx, &again));
-    printf("second context resolved in %.3f s: %s\n", now_s() - t0, cn_gemm_backend_name(again));
+    printf("second context resolved in %.3f s: %s\n", cn_seconds() - t0, cn_gemm_backend_name(again));
     TU_CHECK(cn_gemm_choice_origin(ctx) == 2, "second context must read the cache (origin %d)",
              cn_gemm_choice_origin(ctx));
     TU_CHECK(cn_gemm_choice_measurements() == m0 + 1, "second context must not measure");

@@ -2,15 +2,9 @@
 # caspnet logmel against the independent numpy VGGish reference (tests/torch_reference/vggish_ref.py) on synthesised speech-like and tonal WAVs, a 44.1 kHz stereo file end to end, and bad input through the CLI.
 # Usage (from CTest): test_logmel.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -uo pipefail
-BIN=$1
 SRC=$2
-PY=/usr/bin/python3
+. "$(dirname "$0")/testlib.sh"
 REF=$SRC/tests/torch_reference/vggish_ref.py
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
 
 if ! $PY -c 'import numpy' 2>/dev/null; then
   echo "note: /usr/bin/python3 with numpy not available, test_logmel skipped"
@@ -177,5 +171,4 @@ expect_error "out is the input" "refusing to overwrite" "$BIN" logmel --wav "$W/
 cmp -s "$W/speech.wav" "$W/keep.wav" && ok "input left intact" || bad "input was modified"
 expect_error "unwritable output" "out.npy" $L --wav "$W/speech.wav" --out "$W/nodir/out.npy"
 
-[ $fail -eq 0 ] && echo "test_logmel: all passed" || echo "test_logmel: FAILED"
-exit $fail
+finish test_logmel

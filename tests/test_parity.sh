@@ -9,12 +9,9 @@
 # PyTorch is itself ~1e-4 away from it at the map, so judging float32 against
 # float32 would mix two implementations' rounding.
 set -euo pipefail
-BIN=$1 SRC=$2
-PY=/usr/bin/python3   # Debian's python3-torch lives here, not in the pyenv python3
+SRC=$2
+. "$(dirname "$0")/testlib.sh"
 REF=$SRC/tests/torch_reference
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail=0
 run() { echo "+ $*"; "$@" || { echo "FAILED: $*"; fail=1; }; }
 ours() { "$BIN" forward --quiet "$@"; }
 theirs() { $PY "$REF/caspnet_ref.py" --double "$@"; }
@@ -72,5 +69,4 @@ run theirs --weights "$W/big.safetensors" --clip "$W/big.npy" --logmel "$W/bigme
 # so the map bound is 2.5e-4, about twice PyTorch's own float32 error.
 run $PY "$REF/compare.py" "$W/ours-big" "$W/ref-big" --label 224x384 --sal-atol 2.5e-4
 
-if [ $fail -ne 0 ]; then echo "test_parity: FAILED"; exit 1; fi
-echo "test_parity: all comparisons passed"
+finish test_parity

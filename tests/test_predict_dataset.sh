@@ -2,9 +2,7 @@
 # caspnet predict --dataset then caspnet eval, end to end on the synthetic STAViS-layout dataset: the mirrored tree, every frame, and a scored table.
 # Usage (from CTest): test_predict_dataset.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -euo pipefail
-BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+. "$(dirname "$0")/testlib.sh"
 "$BIN" eval --make-synthetic "$W/root" >/dev/null
 "$BIN" init-weights --variant v --seed 2 --calib-clips 1 --calib-size 32x32 "$W/v.safetensors" 2>/dev/null
 "$BIN" predict --quiet --weights "$W/v.safetensors" --size 32x32 --out "$W/pred" --dataset "$W/root" --db SynthB
@@ -18,9 +16,9 @@ while read -r video frames fps; do
     n=$((n + 1))
   done
 done < "$W/root/fold_lists/SynthB_list_test_fps.txt"
-echo "ok   $n prediction PNGs in the mirrored tree"
+ok "$n prediction PNGs in the mirrored tree"
 "$BIN" eval --pred "$W/pred" --data "$W/root" --db SynthB --json "$W/eval.json" | tee "$W/table.txt"
-/usr/bin/python3 - "$W/eval.json" <<'PY'
+$PY - "$W/eval.json" <<'PY'
 import json, math, sys
 d = json.load(open(sys.argv[1]))
 def numbers(o):
@@ -38,5 +36,5 @@ PY
 if "$BIN" predict --quiet --weights "$W/v.safetensors" --size 32x32 --out "$W/pred" --dataset "$W/root" --db SynthB 2>"$W/err"; then
   echo "FAIL: predict overwrote an existing tree without --force"; exit 1
 fi
-echo "ok   refused: $(cat "$W/err")"
-echo "test_predict_dataset: all passed"
+ok "refused: $(cat "$W/err")"
+finish test_predict_dataset

@@ -3,6 +3,8 @@
 # Usage (from CTest): test_reference.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 set -euo pipefail
 SRC=$2
-PY=/usr/bin/python3   # Debian's python3-torch lives here, not in the pyenv python3
-$PY "$SRC/tests/torch_reference/test_cpc_autograd.py"
-$PY "$SRC/tests/torch_reference/selftest.py"
+. "$(dirname "$0")/testlib.sh"
+for t in test_cpc_autograd selftest; do
+  $PY "$SRC/tests/torch_reference/$t.py" && ok "$t.py" || bad "$t.py"
+done
+finish test_reference

@@ -8,17 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static char g_dir[512];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int64_t numel_of(const cn_spec_key *k)
 {
@@ -265,7 +257,7 @@ static void round_trip(const char *variant, cn_st_dtype dt)
     char path[1024], what[64];
     snprintf(what, sizeof what, "%s %s round trip", variant, cn_st_dtype_name(dt));
     snprintf(path, sizeof path, "%s/rt_%s_%s.safetensors", g_dir, variant, cn_st_dtype_name(dt));
-    double t0 = now_s();
+    double t0 = cn_seconds();
     cn_weights *w = NULL;
     TU_OK(cn_weights_new(variant, &w));
     if (!w)
@@ -304,7 +296,7 @@ static void round_trip(const char *variant, cn_st_dtype dt)
         }
     }
     remove(path);
-    printf("%s: %.2f s\n", what, now_s() - t0);
+    printf("%s: %.2f s\n", what, cn_seconds() - t0);
 }
 
 /* ---- (c) validation failures ---------------------------------------- */
@@ -510,26 +502,26 @@ static void test_av_labelled_v(void)
 
 int main(void)
 {
-    double t0 = now_s();
+    double t0 = cn_seconds();
     if (tu_tmpdir_make(g_dir, sizeof g_dir, "caspnet-weights-") != 0)
         return 1;
     test_spec_counts();
-    double tp = now_s();
+    double tp = cn_seconds();
     test_spec_vs_python();
-    printf("key list vs caspnet_ref.py: %.2f s\n", now_s() - tp);
+    printf("key list vs caspnet_ref.py: %.2f s\n", cn_seconds() - tp);
     test_new_and_lookup();
     round_trip("v", CN_ST_F32);
     round_trip("v", CN_ST_F16);
     round_trip("v", CN_ST_BF16);
-    double t1 = now_s();
+    double t1 = cn_seconds();
     test_failures_v();
-    printf("v validation failures: %.2f s\n", now_s() - t1);
+    printf("v validation failures: %.2f s\n", cn_seconds() - t1);
     /* The full-size model once: catches anything sized by the v variant only. */
     round_trip("av", CN_ST_BF16);
-    t1 = now_s();
+    t1 = cn_seconds();
     test_av_labelled_v();
-    printf("av labelled v: %.2f s\n", now_s() - t1);
+    printf("av labelled v: %.2f s\n", cn_seconds() - t1);
     tu_tmpdir_remove(g_dir);
-    printf("total %.1f s\n", now_s() - t0);
+    printf("total %.1f s\n", cn_seconds() - t0);
     return tu_finish("test_weights");
 }

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "io/audio.h"
@@ -98,7 +97,7 @@ typedef struct run {
     cn_video_info info;
     int H, W, keep_orig;
     int64_t nframes;   /* set by the main thread once the decoder has finished */
-    struct timespec t0;
+    double t0; /* cn_seconds() at the start */
 
     /* writer side */
     int created_dir, created_overlay;
@@ -108,13 +107,6 @@ typedef struct run {
     char video_tmp[4096];
     cn_proc ff;
 } run;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
 
 /* Records the first failure (this thread's cn_last_error text) and wakes every waiter. */
 static int run_fail(run *r, int st)
@@ -412,7 +404,7 @@ static void *write_main(void *arg)
             present[next % REORDER] = 0;
             next++;
             if (st == CN_OK && r->o->progress) {
-                cn_predict_progress p = {next, r->info.nframes, since(&r->t0)};
+                cn_predict_progress p = {next, r->info.nframes, cn_seconds() - r->t0};
                 r->o->progress(r->o->progress_user, &p);
             }
         }
@@ -468,10 +460,9 @@ static int flush(batcher *bt)
         free(sal);
         return cn_fail(CN_ERR_OOM, "out of host memory for %d maps", bt->n);
     }
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = cn_seconds();
     int st = cn_engine_run_rgb8(r->e, bt->n, r->H, r->W, bt->frames, bt->need_mel ? bt->mel : NULL, sal);
-    bt->device_s += since(&t0);
+    bt->device_s += cn_seconds() - t0;
     bo->n = bt->n;
     for (int i = 0; i < bt->n; i++) { /* each map gets its own buffer so the writer frees them one by one */
         bo->m[i] = bt->meta[i];
@@ -703,7 +694,7 @@ int cn_predict_video(cn_engine *e, const char *input, const char *out_dir, const
     r->W = r->o->W ? r->o->W : 384;
     r->keep_orig = r->o->overlay || r->o->video_out;
     r->nframes = -1;
-    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    r->t0 = cn_seconds();
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
 
@@ -765,7 +756,7 @@ int cn_predict_video(cn_engine *e, const char *input, const char *out_dir, const
         res->width = r->info.width;
         res->height = r->info.height;
         res->fps = r->info.fps;
-        res->seconds = since(&r->t0);
+        res->seconds = cn_seconds() - r->t0;
         res->device_seconds = bt.device_s;
     }
     cn_video_close(r->v);

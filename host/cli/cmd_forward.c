@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "caspnet.h"
 #include "cli.h"
@@ -125,13 +124,12 @@ int cmd_forward(int argc, char **argv)
         cli_error("out of host memory");
         goto done;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = cn_seconds();
     if (cn_engine_run_opts(e, N, H, W, c, m, &fo, sal) != CN_OK) {
         cli_error("forward: %s", cn_last_error());
         goto done;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double dt = cn_seconds() - t0;
     int64_t os[4] = {N, 1, H, W};
     if (cn_npy_write(out, sal, 4, os) != CN_OK) {
         cli_error("%s", cn_last_error());
@@ -143,7 +141,7 @@ int cmd_forward(int argc, char **argv)
             inside += sal[j] > 0.01f && sal[j] < 0.99f;
         fprintf(stderr, "caspnet: forward of %d x 16 x %d x %d in %.2f s (%s attention), peak device memory %.1f MiB, "
                         "map in (0.01, 0.99): %.3f; wrote %s\n",
-                N, H, W, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), att,
+                N, H, W, dt, att,
                 (double)cn_engine_peak_bytes(e) / (1 << 20), (double)inside / ((double)N * H * W), out);
     }
     rc = 0;
