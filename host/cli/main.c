@@ -1,6 +1,7 @@
 /* The caspnet program: dispatches to subcommands. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "caspnet.h"
@@ -40,17 +41,31 @@ int cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, 
 static void usage(FILE *f)
 {
     fprintf(f, "caspnet %s: CASP-Net audio-visual video saliency on OpenCL\n\n"
-               "usage: caspnet <command> [options]   (caspnet <command> --help for details)\n\n"
+               "usage: caspnet <command> [options] [--verbose]   (caspnet <command> --help for details)\n\n"
+               "--verbose (with any command) prints the OpenCL compiler's log of each kernel\n"
+               "program it builds from source (CASPNET_VERBOSE=1 does the same).\n\n"
                "commands:\n", CASPNET_VERSION);
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nenvironment:\n"
                "  CASPNET_DEVICE     device index or name substring (default: discrete GPU, else integrated, else CPU)\n"
-               "  CASPNET_CACHE_DIR  compiled-kernel cache (default ~/.cache/caspnet; 'off' disables)\n");
+               "  CASPNET_CACHE_DIR  compiled-kernel cache (default ~/.cache/caspnet; 'off' disables)\n"
+               "  CASPNET_VERBOSE    1: kernel build logs on stderr, as --verbose\n");
 }
 
 int main(int argc, char **argv)
 {
+    /* --verbose is global: the runtime reads it from the environment, so every
+     * command gets it without an option of its own */
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--verbose") == 0)
+            setenv("CASPNET_VERBOSE", "1", 1);
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
     if (argc < 2 || cli_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -1,4 +1,4 @@
-/* Builds embedded OpenCL programs once per (program, options), caching binaries on disk keyed by device, driver, options and source. */
+/* Builds embedded OpenCL programs once per (program, options), caching binaries on disk keyed by device, driver, options and source, and keeps each build log. */
 #include "runtime/runtime_internal.h"
 
 #include <errno.h>
@@ -132,8 +132,42 @@ static void store_cached(cn_ctx *ctx, cl_program prog, const char *path)
     free(bin);
 }
 
-static int build_program(cn_ctx *ctx, const char *name, const char *extra, cl_program *out)
+/* CASPNET_VERBOSE=1 (the CLI's --verbose): print the compiler's logs. */
+static int verbose(void)
 {
+    const char *v = getenv("CASPNET_VERBOSE");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The build log without trailing blank lines; NULL when there is nothing in
+ * it (a clean build on most drivers) or it cannot be read. */
+static char *build_log(cn_ctx *ctx, cl_program p)
+{
+    size_t n = 0;
+    if (clGetProgramBuildInfo(p, ctx->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) !=
+            CL_SUCCESS || n == 0)
+        return NULL;
+    char *log = calloc(n + 1, 1);
+    if (!log)
+        return NULL;
+    if (clGetProgramBuildInfo(p, ctx->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL) !=
+        CL_SUCCESS)
+        log[0] = '\0';
+    size_t len = strlen(log);
+    while (len > 0 && (log[len - 1] == '\n' || log[len - 1] == '\r' || log[len - 1] == ' '))
+        log[--len] = '\0';
+    if (len == 0) {
+        free(log);
+        return NULL;
+    }
+    return log;
+}
+
+/* *log_out: the compiler's log of a successful build from source, or NULL. */
+static int build_program(cn_ctx *ctx, const char *name, const char *extra, cl_program *out,
+                         char **log_out)
+{
+    *log_out = NULL;
     const cn_cl_source *src = find_source(name);
     if (!src)
         return cn_fail(CN_ERR_ARG, "no embedded OpenCL program named '%s'", name);
@@ -163,13 +197,8 @@ static int build_program(cn_ctx *ctx, const char *name, const char *extra, cl_pr
     free(text);
     CN_TRY(CN_CL_ERR(err, "clCreateProgramWithSource"));
     err = clBuildProgram(p, 1, &ctx->dev.device, opts, NULL, NULL);
+    char *log = build_log(ctx, p);
     if (err != CL_SUCCESS) {
-        size_t lsz = 0;
-        char *log = NULL;
-        if (clGetProgramBuildInfo(p, ctx->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &lsz) ==
-                CL_SUCCESS &&
-            (log = calloc(lsz + 1, 1)))
-            clGetProgramBuildInfo(p, ctx->dev.device, CL_PROGRAM_BUILD_LOG, lsz, log, NULL);
         int st = cn_fail(CN_ERR_BUILD, "OpenCL program cl/%s.cl failed to build on %s (%s) with "
                          "options '%s': %s\n--- build log ---\n%s", name, ctx->dev.name,
                          ctx->dev.driver, opts, cn_cl_error_name(err), log ? log : "(none)");
@@ -177,16 +206,21 @@ static int build_program(cn_ctx *ctx, const char *name, const char *extra, cl_pr
         clReleaseProgram(p);
         return st;
     }
+    if (log && verbose())
+        fprintf(stderr, "caspnet: build log of cl/%s.cl on %s with options '%s':\n%s\n", name,
+                ctx->dev.name, opts, log);
     ctx->bstats.built_from_source++;
     ctx->bstats.build_seconds += cn_seconds() - t0;
     if (path[0])
         store_cached(ctx, p, path);
     *out = p;
+    *log_out = log;
     return CN_OK;
 }
 
-int cn_kernel(cn_ctx *ctx, const char *program, const char *options, const char *kernel,
-              cl_kernel *out)
+/* The context's entry for (program, options), built now if it is new. */
+static int program_entry(cn_ctx *ctx, const char *program, const char *options,
+                         cn_program_entry **out)
 {
     const char *o = options ? options : "";
     cn_program_entry *pe = NULL;
@@ -206,16 +240,35 @@ int cn_kernel(cn_ctx *ctx, const char *program, const char *options, const char 
             ctx->capprograms = cap;
         }
         cl_program p;
-        CN_TRY(build_program(ctx, program, o, &p));
+        char *log;
+        CN_TRY(build_program(ctx, program, o, &p, &log));
         pe = &ctx->programs[ctx->nprograms];
         memset(pe, 0, sizeof *pe);
         pe->program = strdup(program);
         pe->options = strdup(o);
         pe->prog = p;
+        pe->build_log = log;
         ctx->nprograms++;
         if (!pe->program || !pe->options)
             return cn_fail(CN_ERR_OOM, "out of host memory");
     }
+    *out = pe;
+    return CN_OK;
+}
+
+int cn_program_log(cn_ctx *ctx, const char *program, const char *options, const char **log)
+{
+    cn_program_entry *pe;
+    CN_TRY(program_entry(ctx, program, options, &pe));
+    *log = pe->build_log;
+    return CN_OK;
+}
+
+int cn_kernel(cn_ctx *ctx, const char *program, const char *options, const char *kernel,
+              cl_kernel *out)
+{
+    cn_program_entry *pe;
+    CN_TRY(program_entry(ctx, program, options, &pe));
     for (int i = 0; i < pe->nkernels; i++)
         if (strcmp(pe->kernel_names[i], kernel) == 0) {
             *out = pe->kernels[i];
@@ -256,6 +309,7 @@ void cn_programs_release(cn_ctx *ctx)
         free(pe->kernel_names);
         if (pe->prog)
             clReleaseProgram(pe->prog);
+        free(pe->build_log);
         free(pe->program);
         free(pe->options);
     }

@@ -139,6 +139,13 @@ typedef struct cn_cl_source {
 extern const cn_cl_source cn_cl_sources[];
 extern const int cn_cl_source_count;
 
+/* The compiler's log of program with options (as passed to cn_kernel; built
+ * now if it is not yet): NULL when the build said nothing or the program came
+ * from the binary cache. Owned by ctx. With CASPNET_VERBOSE=1 in the
+ * environment every non-empty log is also printed on stderr when it is made;
+ * a failed build puts its log in the error message instead. */
+int cn_program_log(cn_ctx *ctx, const char *program, const char *options, const char **log);
+
 /* Sets kernel argument `idx` from an lvalue; used as CN_TRY(CN_ARG(k, 0, buf)). */
 #define CN_ARG(k, idx, v) cn_cl_check(clSetKernelArg((k), (idx), sizeof(v), &(v)), \
                                       "clSetKernelArg(" #v ")", __FILE__, __LINE__)

@@ -11,6 +11,7 @@ typedef struct cn_program_entry {
     int nkernels;
     char **kernel_names;
     cl_kernel *kernels;
+    char *build_log; /* compiler output of a build from source; NULL if none */
 } cn_program_entry;
 
 typedef struct cn_prof_rec {
