@@ -295,6 +295,12 @@ cl_command_queue cn_ctx_queue(const cn_ctx *ctx) { return ctx->q; }
 cn_build_stats cn_ctx_build_stats(const cn_ctx *ctx) { return ctx->bstats; }
 cn_mem_stats cn_ctx_mem_stats(const cn_ctx *ctx) { return ctx->mem; }
 void cn_ctx_reset_peak(cn_ctx *ctx) { ctx->mem.peak = ctx->mem.current; }
+
+void cn_ctx_fail_alloc_after(cn_ctx *ctx, long n)
+{
+    ctx->fail_alloc_nth = n > 0 ? ctx->mem.allocations + n : 0;
+    ctx->fail_alloc_rest = n > 0;
+}
 struct cn_arena *cn_ctx_arena(cn_ctx *ctx) { return ctx->arena; }
 
 int cn_ctx_finish(cn_ctx *ctx) { return CN_CL(clFinish(ctx->q)); }
@@ -405,7 +411,8 @@ int cn_buffer_create(cn_ctx *ctx, size_t bytes, cl_mem *out)
     if (bytes == 0)
         bytes = 4; /* zero-sized buffers are invalid in OpenCL */
     long nth = ++ctx->mem.allocations;
-    if (ctx->fail_alloc_nth && nth == ctx->fail_alloc_nth)
+    if (ctx->fail_alloc_nth && (nth == ctx->fail_alloc_nth ||
+                                (ctx->fail_alloc_rest && nth > ctx->fail_alloc_nth)))
         return cn_fail(CN_ERR_OOM, "device allocation #%ld of %zu bytes failed "
                        "(injected by CASPNET_TEST_FAIL_ALLOC)", nth, bytes);
     if (ctx->mem_cap && ctx->mem.current + bytes > ctx->mem_cap)

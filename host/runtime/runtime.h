@@ -197,6 +197,10 @@ typedef struct cn_mem_stats {
 } cn_mem_stats;
 cn_mem_stats cn_ctx_mem_stats(const cn_ctx *ctx);
 void cn_ctx_reset_peak(cn_ctx *ctx);
+/* Test switch for fault paths: the n-th device allocation from now fails with
+ * CN_ERR_OOM, and so does every later one (a device that has filled up, which
+ * the arena's trim-and-retry cannot hide) until the next call; n = 0 disarms. */
+void cn_ctx_fail_alloc_after(cn_ctx *ctx, long n);
 
 /* Arena of free device buffers reused by tensors (see tensor.h). */
 struct cn_arena;

@@ -36,6 +36,7 @@ struct cn_ctx {
     int nprof, capprof;
 
     long fail_alloc_nth;
+    int fail_alloc_rest; /* cn_ctx_fail_alloc_after: allocations after the nth fail too */
     uint64_t mem_cap;
     cn_mem_stats mem;
 

@@ -15,6 +15,7 @@ struct cn_arena {
     cn_block *free_list;
     int nfree, capfree;
     uint64_t in_use;
+    int no_reuse; /* cn_arena_set_reuse(ctx, 0): every tensor a fresh buffer */
 };
 
 struct cn_arena *cn_arena_create(void) { return calloc(1, sizeof(struct cn_arena)); }
@@ -36,6 +37,13 @@ void cn_arena_trim(cn_ctx *ctx)
 }
 
 uint64_t cn_arena_in_use(cn_ctx *ctx) { return ctx->arena->in_use; }
+
+void cn_arena_set_reuse(cn_ctx *ctx, int on)
+{
+    ctx->arena->no_reuse = !on;
+    if (!on)
+        cn_arena_trim(ctx);
+}
 
 int64_t cn_numel(const cn_tensor *t)
 {
@@ -98,7 +106,7 @@ int cn_tensor_alloc(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape)
     /* Best fit among idle buffers, but never waste more than half a buffer:
      * a tiny tensor must not pin a huge block. */
     int best = -1;
-    for (int i = 0; i < a->nfree; i++) {
+    for (int i = 0; !a->no_reuse && i < a->nfree; i++) {
         size_t c = a->free_list[i].cap;
         if (c >= need && c <= 2 * need && (best < 0 || c < a->free_list[best].cap))
             best = i;
@@ -148,6 +156,11 @@ void cn_tensor_release(cn_ctx *ctx, cn_tensor *t)
     if (t->buf && t->owned) {
         struct cn_arena *a = ctx->arena;
         a->in_use -= t->cap;
+        if (a->no_reuse) {
+            cn_buffer_release(ctx, t->buf, t->cap);
+            memset(t, 0, sizeof *t);
+            return;
+        }
         if (a->nfree == a->capfree) {
             int cap = a->capfree ? 2 * a->capfree : 64;
             cn_block *g = realloc(a->free_list, (size_t)cap * sizeof *g);

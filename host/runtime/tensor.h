@@ -54,6 +54,11 @@ int cn_tensor_from_host(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shap
 void cn_arena_trim(cn_ctx *ctx);
 /* Bytes held by tensors now (excluding idle arena buffers). */
 uint64_t cn_arena_in_use(cn_ctx *ctx);
+/* Test switch: with reuse off (on = 0) the arena keeps no idle buffers and
+ * every tensor takes a fresh device buffer, so each tensor allocation is a
+ * device allocation (cn_ctx_fail_alloc_after then reaches every one). On by
+ * default. */
+void cn_arena_set_reuse(cn_ctx *ctx, int on);
 
 #ifdef __cplusplus
 }
