@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fault paths of `caspnet forward`: a kernel that fails to build, device allocations that fail, a cap on device memory, an output that cannot be written, NaN in the weights; each gives one clear error, a non-zero exit, no crash, no partial file, and keeps an earlier output.
+# Fault paths of `caspnet forward`: a kernel that fails to build, device allocations that fail, a cap on device memory, out-of-memory at a kernel enqueue or the final read, an output that cannot be written, NaN in the weights; each gives one clear error, a non-zero exit, no crash, no partial file, and keeps an earlier output.
 # Usage (from CTest): test_faults.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
 # Switches used (test-only, read by the library): CASPNET_TEST_BREAK_PROGRAM=<cl stem> appends a
 # syntax error to that program (host/runtime/progcache.c); CASPNET_TEST_FAIL_ALLOC=N fails the N-th device
-# allocation and CASPNET_TEST_MEM_CAP=BYTES fails those beyond the cap (host/runtime/runtime.c).
+# allocation and CASPNET_TEST_MEM_CAP=BYTES fails those beyond the cap, CASPNET_TEST_FAIL_ENQUEUE=N
+# makes the N-th kernel enqueue and CASPNET_TEST_FAIL_READ=N the N-th read to the host fail as
+# a lazily allocating driver's full device would (host/runtime/runtime.c).
 set -uo pipefail
 . "$(dirname "$0")/testlib.sh"
 export CASPNET_CACHE_DIR="$W/cache"
@@ -92,6 +94,22 @@ for cap in 1000000 40000000; do
   run "device memory capped at $cap bytes" "out of device memory: .* a cap of $cap bytes" CASPNET_TEST_MEM_CAP=$cap
 done
 run_keep "device memory capped" "out of device memory" CASPNET_TEST_MEM_CAP=40000000
+
+# --- late out-of-memory, where drivers that allocate lazily report a full device: a kernel
+# enqueue returns CL_OUT_OF_RESOURCES, or the final read CL_MEM_OBJECT_ALLOCATION_FAILURE
+late="the device ran out of memory in layer [A-Za-z0-9.]* (kernel [^)]*): clEnqueueNDRangeKernel returned CL_OUT_OF_RESOURCES (-5) (injected by CASPNET_TEST_FAIL_ENQUEUE); try a smaller batch (--batch)"
+for n in 1 60 150; do
+  run "enqueue $n out of memory" "$late" CASPNET_TEST_FAIL_ENQUEUE=$n
+done
+run_keep "enqueue 60 out of memory" "$late" CASPNET_TEST_FAIL_ENQUEUE=60
+read_pat="the device ran out of memory running the work queued up to layer decoder\.[1-4]: clEnqueueReadBuffer returned CL_MEM_OBJECT_ALLOCATION_FAILURE (-4) (injected by CASPNET_TEST_FAIL_READ)"
+run "final read out of memory" "$read_pat" CASPNET_TEST_FAIL_READ=1
+run_keep "final read out of memory" "$read_pat" CASPNET_TEST_FAIL_READ=1
+# armed past the last enqueue of a pass: nothing fails, the output is written
+rm -rf "$O"; mkdir -p "$O"
+CASPNET_TEST_FAIL_ENQUEUE=100000 "$BIN" "${FWD[@]}" --quiet --out "$O/out.npy" > "$W/stdout" 2> "$W/stderr"; rc=$?
+[ $rc -eq 0 ] && [ -s "$O/out.npy" ] && ok "enqueue 100000 is past the last one: forward succeeds" \
+  || { bad "enqueue 100000: exit $rc or no output"; cat "$W/stderr"; }
 
 # --- the output cannot be written: a missing folder, and a write that fails part-way
 rm -rf "$O"; mkdir -p "$O"

@@ -102,6 +102,10 @@ int cn_engine_run_opts(cn_engine *e, int n, int H, int W, const float *clip, con
     if (st == CN_OK)
         st = cn_tensor_download(e->ctx, &ts, sal);
     cn_tensor_release(e->ctx, &ts);
+    /* A full device (at an allocation, or late at an enqueue or the read):
+     * give the idle buffers back, so that a retry with less fits. */
+    if (st == CN_ERR_OOM)
+        cn_arena_trim(e->ctx);
     return st;
 }
 

@@ -55,6 +55,10 @@ int cn_gemm_clblast_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_
                                        (size_t)d->stride_c, batch, &q, NULL);
     if (s == CLBlastSuccess)
         return CN_OK;
+    if (s == CLBlastOpenCLOutOfResources || (int)s == CL_MEM_OBJECT_ALLOCATION_FAILURE)
+        return cn_queue_check(ctx, (cl_int)s,
+                              batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched",
+                              d->tag ? d->tag : "gemm", __FILE__, __LINE__);
     const int st = (s == CLBlastTempBufferAllocFailure || s == CLBlastOpenCLOutOfHostMemory)
                        ? CN_ERR_OOM
                        : CN_ERR_CL;

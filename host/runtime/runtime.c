@@ -243,6 +243,13 @@ int cn_ctx_create(const cn_ctx_opts *opts, cn_ctx **out)
         ctx->fail_alloc_nth = strtol(e, NULL, 10);
     if (!ctx->mem_cap && (e = getenv("CASPNET_TEST_MEM_CAP")) && *e)
         ctx->mem_cap = strtoull(e, NULL, 10);
+    long fail_enqueue = o.fail_enqueue_nth, fail_read = o.fail_read_nth;
+    if (!fail_enqueue && (e = getenv("CASPNET_TEST_FAIL_ENQUEUE")) && *e)
+        fail_enqueue = strtol(e, NULL, 10);
+    if (!fail_read && (e = getenv("CASPNET_TEST_FAIL_READ")) && *e)
+        fail_read = strtol(e, NULL, 10);
+    cn_ctx_fail_enqueue_after(ctx, fail_enqueue);
+    cn_ctx_fail_read_after(ctx, fail_read);
     cn_default_cache_dir(o.cache_dir, ctx->cache_dir, sizeof ctx->cache_dir);
 
     cl_int err;
@@ -303,28 +310,83 @@ void cn_ctx_fail_alloc_after(cn_ctx *ctx, long n)
 }
 struct cn_arena *cn_ctx_arena(cn_ctx *ctx) { return ctx->arena; }
 
-int cn_ctx_finish(cn_ctx *ctx) { return CN_CL(clFinish(ctx->q)); }
-
-int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *global,
-              const size_t *local)
+/* cn_queue_check with a note saying which test switch made the error. */
+static int queue_error(cn_ctx *ctx, cl_int err, const char *call, const char *kernel,
+                       const char *injected, const char *file, int line)
 {
-    size_t g[3];
-    for (cl_uint i = 0; i < dims; i++) {
-        g[i] = global[i];
-        if (g[i] == 0)
-            return CN_OK; /* empty tensor: nothing to do */
-        if (local && local[i])
-            g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
+    if (err == CL_SUCCESS)
+        return CN_OK;
+    char why[96] = "";
+    if (injected)
+        snprintf(why, sizeof why, " (injected by %s)", injected);
+    if (err == CL_OUT_OF_RESOURCES || err == CL_MEM_OBJECT_ALLOCATION_FAILURE) {
+        /* Drivers that allocate on first use report a full device here, not at
+         * clCreateBuffer; the queue has run at most up to this layer. */
+        const char *layer = kernel ? ctx->prof_group : ctx->last_group;
+        char where[160];
+        if (kernel && layer)
+            snprintf(where, sizeof where, "in layer %s (kernel %s)", layer, kernel);
+        else if (kernel)
+            snprintf(where, sizeof where, "in kernel %s", kernel);
+        else if (layer)
+            snprintf(where, sizeof where, "running the work queued up to layer %s", layer);
+        else
+            snprintf(where, sizeof where, "moving data");
+        return cn_fail(CN_ERR_OOM, "the device ran out of memory %s: %s returned %s (%d)%s; "
+                       "try a smaller batch (--batch) or frame size (--size), or close other "
+                       "programs using the device", where, call, cn_cl_error_name(err), (int)err,
+                       why);
     }
+    if (kernel)
+        return cn_fail(err == CL_OUT_OF_HOST_MEMORY ? CN_ERR_OOM : CN_ERR_CL,
+                       "OpenCL call %s(%s) failed: %s (%d)%s", call, kernel,
+                       cn_cl_error_name(err), (int)err, why);
+    return cn_cl_check(err, call, file, line);
+}
+
+int cn_queue_check(cn_ctx *ctx, cl_int err, const char *call, const char *kernel,
+                   const char *file, int line)
+{
+    return queue_error(ctx, err, call, kernel, NULL, file, line);
+}
+
+int cn_ctx_finish(cn_ctx *ctx)
+{
+    CN_TRY(CN_CLQ(ctx, clFinish(ctx->q)));
+    ctx->last_group = NULL; /* everything queued so far has run */
+    return CN_OK;
+}
+
+cn_launch_stats cn_ctx_launch_stats(const cn_ctx *ctx) { return ctx->lstats; }
+
+void cn_ctx_fail_enqueue_after(cn_ctx *ctx, long n)
+{
+    ctx->fail_enqueue_nth = n > 0 ? ctx->lstats.enqueues + n : 0;
+}
+
+void cn_ctx_fail_read_after(cn_ctx *ctx, long n)
+{
+    ctx->fail_read_nth = n > 0 ? ctx->lstats.reads + n : 0;
+}
+
+/* One clEnqueueNDRangeKernel (g already a multiple of local), its profile event. */
+static int enqueue(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *off,
+                   const size_t *g, const size_t *local)
+{
     cl_event ev = NULL;
-    cl_int err = clEnqueueNDRangeKernel(ctx->q, k, dims, NULL, g, local, 0, NULL,
-                                        ctx->profiling ? &ev : NULL);
+    cl_int err;
+    const char *injected = NULL;
+    if (++ctx->lstats.enqueues == ctx->fail_enqueue_nth) {
+        err = CL_OUT_OF_RESOURCES;
+        injected = "CASPNET_TEST_FAIL_ENQUEUE";
+    } else {
+        err = clEnqueueNDRangeKernel(ctx->q, k, dims, off, g, local, 0, NULL,
+                                     ctx->profiling ? &ev : NULL);
+    }
     if (err != CL_SUCCESS)
-        return cn_fail(err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY
-                           ? CN_ERR_OOM
-                           : CN_ERR_CL,
-                       "OpenCL call clEnqueueNDRangeKernel(%s) failed: %s (%d)", tag ? tag : "?",
-                       cn_cl_error_name(err), (int)err);
+        return queue_error(ctx, err, "clEnqueueNDRangeKernel", tag ? tag : "?", injected,
+                           __FILE__, __LINE__);
+    ctx->last_group = ctx->prof_group;
     if (ctx->profiling) {
         if (ctx->nprof == ctx->capprof) {
             int cap = ctx->capprof ? 2 * ctx->capprof : 256;
@@ -339,6 +401,20 @@ int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const siz
         ctx->prof[ctx->nprof++] = (cn_prof_rec){ctx->prof_group, tag, ev};
     }
     return CN_OK;
+}
+
+int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *global,
+              const size_t *local)
+{
+    size_t g[3];
+    for (cl_uint i = 0; i < dims; i++) {
+        g[i] = global[i];
+        if (g[i] == 0)
+            return CN_OK; /* empty tensor: nothing to do */
+        if (local && local[i])
+            g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
+    }
+    return enqueue(ctx, k, tag, dims, NULL, g, local);
 }
 
 const char *cn_ctx_cache_dir(const cn_ctx *ctx) { return ctx->cache_dir; }
@@ -430,6 +506,19 @@ int cn_buffer_create(cn_ctx *ctx, size_t bytes, cl_mem *out)
     if (ctx->mem.current > ctx->mem.peak)
         ctx->mem.peak = ctx->mem.current;
     *out = m;
+    return CN_OK;
+}
+
+int cn_buffer_read(cn_ctx *ctx, cl_mem buf, size_t offset, size_t bytes, void *host)
+{
+    if (bytes == 0)
+        return CN_OK;
+    if (++ctx->lstats.reads == ctx->fail_read_nth)
+        return queue_error(ctx, CL_MEM_OBJECT_ALLOCATION_FAILURE, "clEnqueueReadBuffer", NULL,
+                           "CASPNET_TEST_FAIL_READ", __FILE__, __LINE__);
+    CN_TRY(CN_CLQ(ctx, clEnqueueReadBuffer(ctx->q, buf, CL_TRUE, offset, bytes, host, 0, NULL,
+                                           NULL)));
+    ctx->last_group = NULL; /* a blocking read waits for everything queued before it */
     return CN_OK;
 }
 

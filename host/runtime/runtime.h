@@ -72,6 +72,11 @@ typedef struct cn_ctx_opts {
      * as CASPNET_TEST_FAIL_ALLOC and CASPNET_TEST_MEM_CAP when left 0. */
     long fail_alloc_nth;   /* the N-th device allocation (1-based) fails */
     uint64_t mem_cap;      /* device allocations beyond this many bytes fail */
+    /* Late out-of-memory, as drivers that allocate lazily report it (also
+     * CASPNET_TEST_FAIL_ENQUEUE, CASPNET_TEST_FAIL_READ): */
+    long fail_enqueue_nth; /* the N-th kernel enqueue returns CL_OUT_OF_RESOURCES */
+    long fail_read_nth;    /* the N-th read to the host (cn_buffer_read) returns
+                              CL_MEM_OBJECT_ALLOCATION_FAILURE */
 } cn_ctx_opts;
 
 /* Creates a context and in-order queue on the chosen device. Caller destroys. */
@@ -155,9 +160,32 @@ int cn_program_log(cn_ctx *ctx, const char *program, const char *options, const 
 
 /* Enqueues an NDRange. `global` is rounded up to a multiple of `local` (kernels
  * bounds-check); `local` may be NULL to let the driver choose. `tag` names the
- * launch in profiles. */
+ * launch in profiles. CL_OUT_OF_RESOURCES or CL_MEM_OBJECT_ALLOCATION_FAILURE
+ * from the enqueue (a full device, on drivers that allocate lazily) is
+ * CN_ERR_OOM naming the layer (the cn_prof_group) and the kernel. */
 int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *global,
               const size_t *local);
+
+typedef struct cn_launch_stats {
+    long enqueues; /* clEnqueueNDRangeKernel calls */
+    long reads;    /* cn_buffer_read calls */
+} cn_launch_stats;
+cn_launch_stats cn_ctx_launch_stats(const cn_ctx *ctx);
+/* Test switches for the late out-of-memory paths: the n-th kernel enqueue from
+ * now returns CL_OUT_OF_RESOURCES, the n-th read CL_MEM_OBJECT_ALLOCATION_
+ * FAILURE (once each); n = 0 disarms. */
+void cn_ctx_fail_enqueue_after(cn_ctx *ctx, long n);
+void cn_ctx_fail_read_after(cn_ctx *ctx, long n);
+
+/* The status of a failed command on ctx's queue (CN_OK for CL_SUCCESS):
+ * CL_OUT_OF_RESOURCES and CL_MEM_OBJECT_ALLOCATION_FAILURE, where drivers that
+ * allocate lazily report a full device, become CN_ERR_OOM with a message that
+ * the device ran out of memory in the layer and what to do about it; `kernel`
+ * names a launch (NULL for reads, writes and waits, which name the layer of
+ * the latest launch instead). Other errors are cn_cl_check's. */
+int cn_queue_check(cn_ctx *ctx, cl_int err, const char *call, const char *kernel,
+                   const char *file, int line);
+#define CN_CLQ(ctx, call) cn_queue_check((ctx), (call), #call, NULL, __FILE__, __LINE__)
 
 /* ---- profiling (only with opts.profiling) ----------------------------------- */
 
@@ -188,6 +216,9 @@ double cn_median(double *v, int n);
 
 /* Creates a device buffer, honouring the test switches, and accounts its size. */
 int cn_buffer_create(cn_ctx *ctx, size_t bytes, cl_mem *out);
+/* Blocking read of `bytes` from `buf` at `offset`, honouring fail_read_nth;
+ * errors through cn_queue_check. */
+int cn_buffer_read(cn_ctx *ctx, cl_mem buf, size_t offset, size_t bytes, void *host);
 void cn_buffer_release(cn_ctx *ctx, cl_mem buf, size_t bytes);
 
 typedef struct cn_mem_stats {

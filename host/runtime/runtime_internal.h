@@ -37,6 +37,11 @@ struct cn_ctx {
 
     long fail_alloc_nth;
     int fail_alloc_rest; /* cn_ctx_fail_alloc_after: allocations after the nth fail too */
+    long fail_enqueue_nth, fail_read_nth; /* absolute counts of lstats.enqueues / reads */
+    cn_launch_stats lstats;
+    /* Group of the latest kernel launch since the queue was last drained: a
+     * read or wait that fails late names it as the layer it got to. */
+    const char *last_group;
     uint64_t mem_cap;
     cn_mem_stats mem;
 

@@ -195,15 +195,12 @@ int cn_tensor_upload(cn_ctx *ctx, cn_tensor *t, const float *host)
     size_t n = cn_tensor_bytes(t);
     if (n == 0)
         return CN_OK;
-    return CN_CL(clEnqueueWriteBuffer(ctx->q, t->buf, CL_TRUE, 0, n, host, 0, NULL, NULL));
+    return CN_CLQ(ctx, clEnqueueWriteBuffer(ctx->q, t->buf, CL_TRUE, 0, n, host, 0, NULL, NULL));
 }
 
 int cn_tensor_download(cn_ctx *ctx, const cn_tensor *t, float *host)
 {
-    size_t n = cn_tensor_bytes(t);
-    if (n == 0)
-        return CN_OK;
-    return CN_CL(clEnqueueReadBuffer(ctx->q, t->buf, CL_TRUE, 0, n, host, 0, NULL, NULL));
+    return cn_buffer_read(ctx, t->buf, 0, cn_tensor_bytes(t), host);
 }
 
 int cn_tensor_from_host(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape,
