@@ -5,8 +5,9 @@
 # The system Python and /etc are left alone: the runtime lives in a venv made by
 # Debian's /usr/bin/python3, and the loader (ocl-icd) is told about it through
 # OCL_ICD_VENDORS, a folder holding a copy of every system .icd file (PoCL, any
-# GPU driver) plus intel.icd naming libintelocl.so by absolute path. libintelocl.so
-# finds tbb, svml and its compiler through its own RUNPATH ($ORIGIN).
+# GPU driver) plus intel-cpu.icd naming libintelocl.so by absolute path (not intel.icd,
+# the name of Intel's GPU driver's file). libintelocl.so finds tbb, svml and its
+# compiler through its own RUNPATH ($ORIGIN), so nothing goes on LD_LIBRARY_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,7 +37,7 @@ tmp=$(mktemp -d "$DEPS/vendors.XXXXXX")
 for f in /etc/OpenCL/vendors/*.icd; do
   [ -e "$f" ] && cp "$f" "$tmp/"
 done
-echo "$VENV/lib/libintelocl.so" > "$tmp/intel.icd"
+echo "$VENV/lib/libintelocl.so" > "$tmp/intel-cpu.icd"
 chmod 755 "$tmp"
 rm -rf "$DEPS/vendors.old"
 [ -d "$DEPS/vendors" ] && mv "$DEPS/vendors" "$DEPS/vendors.old"

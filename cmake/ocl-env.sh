@@ -8,7 +8,7 @@ _ocl_env_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _ocl_env_vendors=$_ocl_env_root/.deps/intel-ocl/vendors
 if [ -n "${OCL_ICD_VENDORS:-}" ]; then
   [ "${OCL_ENV_QUIET:-0}" = 1 ] || echo "ocl-env: OCL_ICD_VENDORS already set to $OCL_ICD_VENDORS; left as it is"
-elif [ -f "$_ocl_env_vendors/intel.icd" ]; then
+elif [ -f "$_ocl_env_vendors/intel-cpu.icd" ]; then
   export OCL_ICD_VENDORS=$_ocl_env_vendors
   # No LD_LIBRARY_PATH: libintelocl.so finds tbb, svml and its compiler through its
   # RUNPATH ($ORIGIN), and the venv's lib folder also holds Intel's own libOpenCL.so.1,
