@@ -9,10 +9,16 @@
 # PyTorch is itself ~1e-4 away from it at the map, so judging float32 against
 # float32 would mix two implementations' rounding.
 set -euo pipefail
-SRC=$2
+SRC=$2 BUILD=${3:-}
 . "$(dirname "$0")/testlib.sh"
 REF=$SRC/tests/torch_reference
 run() { echo "+ $*"; "$@" || { echo "FAILED: $*"; fail=1; }; }
+# compare OURS REF ARGS...: compare.py, its lines also kept for the summary of worst errors
+compare() {
+  run $PY "$REF/compare.py" "$@" > "$W/compare.out"
+  cat "$W/compare.out"
+  cat "$W/compare.out" >> "$W/compare.log"
+}
 ours() { "$BIN" forward --quiet "$@"; }
 theirs() { $PY "$REF/caspnet_ref.py" --double "$@"; }
 
@@ -28,7 +34,7 @@ for variant in av v; do
       --out "$W/$tag.npy" --dump-dir "$W/ours-$tag" --attention $mode
     run theirs --weights "$W/$variant.safetensors" --clip "$W/clip.npy" "${mel[@]}" \
       --out "$W/ref-$tag.npy" --dump-dir "$W/ref-$tag" --attention $mode
-    run $PY "$REF/compare.py" "$W/ours-$tag" "$W/ref-$tag" --label $tag
+    compare "$W/ours-$tag" "$W/ref-$tag" --label $tag
   done
 done
 
@@ -36,7 +42,7 @@ done
 for mode in linear quadratic; do
   run ours --weights "$W/av.safetensors" --clip "$W/clip.npy" --logmel "$W/mel.npy" \
     --out "$W/gen-$mode.npy" --dump-dir "$W/gen-$mode" --attention $mode --general-attention
-  run $PY "$REF/compare.py" "$W/gen-$mode" "$W/ref-av-$mode" --label general-$mode
+  compare "$W/gen-$mode" "$W/ref-av-$mode" --label general-$mode
 done
 
 # linear and quadratic attention give visibly different maps; silencing the audio changes the map
@@ -55,7 +61,7 @@ PY
 run $PY "$REF/make_weights.py" --variant av --seed 11 --calib 8x64x96 --head-std 0.5 --dtype BF16 --out "$W/py.safetensors"
 run ours --weights "$W/py.safetensors" --clip "$W/clip.npy" --logmel "$W/mel.npy" --out "$W/py.npy" --dump-dir "$W/ours-py"
 run theirs --weights "$W/py.safetensors" --clip "$W/clip.npy" --logmel "$W/mel.npy" --out "$W/ref-py.npy" --dump-dir "$W/ref-py"
-run $PY "$REF/compare.py" "$W/ours-py" "$W/ref-py" --label python-bf16
+compare "$W/ours-py" "$W/ref-py" --label python-bf16
 
 # one clip at the default size, 16 x 224 x 384 (weights calibrated on that clip), with the peak device memory
 $PY "$REF/make_inputs.py" --n 1 --height 224 --width 384 --seed 9 --clip "$W/big.npy" --logmel "$W/bigmel.npy"
@@ -67,6 +73,37 @@ run theirs --weights "$W/big.safetensors" --clip "$W/big.npy" --logmel "$W/bigme
 # At this size float32 itself cannot hold 1e-4 at the map: PyTorch's own float32
 # forward is 1.27e-4 from the float64 one here (measured 2026-11-25, X4 rel 1.4e-4),
 # so the map bound is 2.5e-4, about twice PyTorch's own float32 error.
-run $PY "$REF/compare.py" "$W/ours-big" "$W/ref-big" --label 224x384 --sal-atol 2.5e-4
+compare "$W/ours-big" "$W/ref-big" --label 224x384 --sal-atol 2.5e-4
+
+# The worst tap and map error on this implementation (CASPNET_IMPL, set by
+# tests/implementations.cmake), printed and kept as BUILD/parity-IMPL.txt so that
+# the figures of each implementation can be read side by side.
+impl=${CASPNET_IMPL:-default}
+$PY - "$W/compare.log" "$impl" "${CASPNET_DEVICE:-default device}" > "$W/worst.txt" <<'PY' || fail=1
+import re, sys
+log, impl, device = sys.argv[1:4]
+worst = {}
+for line in open(log):
+    m = re.match(r"(ok  |FAIL) (\S+) (\S+) +shape .* max abs err (\S+) +rel (\S+)", line)
+    if not m:
+        continue
+    label, tap, mabs, rel = m.group(2), m.group(3), float(m.group(4)), float(m.group(5))
+    size = "224x384" if label == "224x384" else "64x96"
+    kind, err = ("map abs", mabs) if tap == "sal" else ("tap rel", rel)
+    key = (size, kind)
+    if key not in worst or err > worst[key][0]:
+        worst[key] = (err, f"{label} {tap}")
+if not worst:
+    sys.exit("no comparison lines to summarise")
+print(f"parity on {impl} ({device}): worst errors against the float64 reference")
+for size in ("64x96", "224x384"):
+    for kind in ("tap rel", "map abs"):
+        if (size, kind) in worst:
+            err, where = worst[(size, kind)]
+            print(f"  {size:8s} {kind}  {err:.3e}  ({where})")
+PY
+cat "$W/worst.txt"
+[ -n "$BUILD" ] && [ -d "$BUILD" ] && cp "$W/worst.txt" "$BUILD/parity-$impl.txt" \
+  && echo "worst errors written to $BUILD/parity-$impl.txt"
 
 finish test_parity
