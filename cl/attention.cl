@@ -42,7 +42,9 @@ __kernel void attention_quadratic(const int D, const int Dv, const int Lq, const
 {
     __local float sc[ATT_KB * ATT_QW];
     const int tq = get_local_id(0), te = get_local_id(1), n = get_global_id(2);
-    const int l0 = get_group_id(0) * ATT_QW + tq;
+    /* the group's index over the whole range, also when the host launches
+     * it in pieces with a global offset (cn_launch_cost) */
+    const int l0 = (get_global_id(0) - tq) / ATT_TQ * ATT_QW + tq;
     q += (long)n * D * Lq;
     k += (long)n * D * Lk;
     v += (long)n * Dv * Lk;

@@ -274,7 +274,10 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LN, GEMM_LM, 1))) void gemm(GE
     __local float Bs[GEMM_TK * TN];
     const int bt = get_global_id(2);
     const int tx = get_local_id(0), ty = get_local_id(1);
-    const int mb = get_group_id(1) * TM, nb = get_group_id(0) * TN;
+    /* group indices from the global ids, so that a launch in pieces with a
+     * global offset (cn_launch_cost) computes the same tiles */
+    const int mb = (get_global_id(1) - ty) / GEMM_LM * TM;
+    const int nb = (get_global_id(0) - tx) / GEMM_LN * TN;
     A += offa + bt * sa;
     B += offb + bt * sb;
     C += offc + bt * sc;

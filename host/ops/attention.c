@@ -151,7 +151,9 @@ int cn_attention_quadratic(cn_ctx *ctx, const cn_tensor *q, const cn_tensor *k,
     CN_TRY(CN_ARG(kr, 8, y->buf));
     const int64_t qw = (int64_t)tq * ATT_QPT, groups = (dm.lq + qw - 1) / qw;
     size_t g[3] = {(size_t)(groups * tq), ATT_TE, (size_t)dm.n}, l[3] = {(size_t)tq, ATT_TE, 1};
-    return cn_launch(ctx, kr, "attention_quadratic", 3, g, l);
+    /* scores (2 D) and the weighted sum (2 Dv) for every query and key */
+    const double flops = (double)dm.n * (double)dm.lq * (double)dm.lk * 2.0 * (double)(dm.d + dm.dv);
+    return cn_launch_cost(ctx, kr, "attention_quadratic", 3, g, l, flops);
 }
 
 int cn_rank1_residual(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *s, const cn_tensor *u,

@@ -313,7 +313,10 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
     }
     gl[2] = (size_t)g->N;
     lo[0] = 1, lo[1] = pick_local(gl[1], gl[0] * gl[2]), lo[2] = 1;
-    return cn_launch(ctx, k, tag, 3, gl, lo);
+    /* the kernels index by get_global_id only: safe to launch in pieces */
+    const double flops = 2.0 * g->Ci * g->k[0] * g->k[1] * g->k[2] * (double)g->Co * g->To *
+                         (double)g->Ho * g->Wo * g->N;
+    return cn_launch_cost(ctx, k, tag, 3, gl, lo, flops);
 }
 
 int cn_conv_pack_block(const cn_ctx *ctx) { return opt_int(ctx, "R_RM", 16); }

@@ -43,5 +43,8 @@ int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a)
     size_t gl[3] = {(size_t)g.To * g.Ho * g.Wo, (size_t)(g.Co + CT_TRM - 1) / CT_TRM,
                     (size_t)g.N};
     size_t lo[3] = {16, 1, 1};
-    return cn_launch(ctx, k, tag, 3, gl, lo);
+    /* each output gathers the taps that land on it: about 1 / stride of them */
+    const double flops = 2.0 * g.Ci * ks * (double)g.Co * g.To * (double)g.Ho * g.Wo * g.N /
+                         ((double)g.s[0] * g.s[1] * g.s[2]);
+    return cn_launch_cost(ctx, k, tag, 3, gl, lo, flops);
 }

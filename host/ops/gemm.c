@@ -159,6 +159,14 @@ const char *cn_gemm_tuning(cn_ctx *ctx, char *buf, size_t n)
 
 static int64_t batch_of(const cn_gemm_desc *d) { return d->batch > 0 ? d->batch : 1; }
 
+/* The launch cost for cn_launch_cost: every own kernel indexes by
+ * get_global_id (the local-memory one adds the offset back), so a launch may
+ * run in pieces. */
+static double gemm_flops(const cn_gemm_desc *d)
+{
+    return 2.0 * (double)d->M * (double)d->N * (double)d->K * (double)batch_of(d);
+}
+
 int cn_gemm_is_skinny_(cn_ctx *ctx, const cn_gemm_desc *d)
 {
     gemm_tuning t;
@@ -219,7 +227,7 @@ static int launch_skinny(cn_ctx *ctx, const gemm_tuning *t, const cn_gemm_desc *
     CN_TRY(CN_ARG(k, 19, sc));
     const size_t per = (size_t)(along_k ? t->sk_rp : t->vw * t->sk_pv);
     size_t g[3] = {((size_t)P + per - 1) / per, 1, (size_t)batch_of(d)}, l[3] = {8, 1, 1};
-    return cn_launch(ctx, k, tag, 3, g, l);
+    return cn_launch_cost(ctx, k, tag, 3, g, l, gemm_flops(d));
 }
 
 int cn_gemm_own_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem C)
@@ -273,7 +281,7 @@ int cn_gemm_own_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem 
         l[0] = 1, l[1] = lm;
     }
     g[2] = nb, l[2] = 1;
-    return cn_launch(ctx, k, tag, 3, g, l);
+    return cn_launch_cost(ctx, k, tag, 3, g, l, gemm_flops(d));
 }
 
 /* ---- validation and dispatch ---------------------------------------------------- */
@@ -371,6 +379,12 @@ int cn_gemm(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, size_t a_bytes, cl_mem
     cn_gemm_backend be = CN_GEMM_OWN;
     if (d->K > 0) /* with K 0 the own kernel just scales C; CLBlast rejects it */
         CN_TRY(cn_gemm_pick_(ctx, cn_gemm_is_skinny_(ctx, d), &be));
+    /* CLBlast enqueues its own kernels, which cn_launch_cost cannot cut, and
+     * cutting a batched product into several CLBlast calls over consecutive
+     * batch items was measured to change the rounding (av, 2 clips, 64 x 96:
+     * maps differ), so its products run whole. At this model's sizes one
+     * clip's product stays far below the budget (256 x 43008 x 256: 28 ms at
+     * CN_SMALL_GPU_FLOPS); a large --batch multiplies that. */
     return be == CN_GEMM_CLBLAST ? cn_gemm_clblast_(ctx, d, A, B, C)
                                  : cn_gemm_own_(ctx, d, A, B, C);
 }

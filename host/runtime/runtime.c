@@ -250,6 +250,9 @@ int cn_ctx_create(const cn_ctx_opts *opts, cn_ctx **out)
         fail_read = strtol(e, NULL, 10);
     cn_ctx_fail_enqueue_after(ctx, fail_enqueue);
     cn_ctx_fail_read_after(ctx, fail_read);
+    ctx->split_pieces = o.split_pieces;
+    if (!ctx->split_pieces && (e = getenv("CASPNET_TEST_SPLIT")) && *e)
+        ctx->split_pieces = (int)strtol(e, NULL, 10);
     cn_default_cache_dir(o.cache_dir, ctx->cache_dir, sizeof ctx->cache_dir);
 
     cl_int err;
@@ -369,6 +372,8 @@ void cn_ctx_fail_read_after(cn_ctx *ctx, long n)
     ctx->fail_read_nth = n > 0 ? ctx->lstats.reads + n : 0;
 }
 
+void cn_ctx_set_split(cn_ctx *ctx, int pieces) { ctx->split_pieces = pieces > 0 ? pieces : 0; }
+
 /* One clEnqueueNDRangeKernel (g already a multiple of local), its profile event. */
 static int enqueue(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *off,
                    const size_t *g, const size_t *local)
@@ -403,18 +408,68 @@ static int enqueue(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, cons
     return CN_OK;
 }
 
-int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *global,
-              const size_t *local)
+int cn_launch_pieces(const cn_ctx *ctx, double flops)
 {
-    size_t g[3];
+    if (ctx->split_pieces > 0)
+        return ctx->split_pieces;
+    const double budget = CN_SMALL_GPU_FLOPS * CN_LAUNCH_MAX_SECONDS;
+    if (!(flops > budget))
+        return 1;
+    const double p = flops / budget;
+    if (p >= 1e6)
+        return 1000000;
+    const int n = (int)p;
+    return n < p ? n + 1 : n;
+}
+
+static int launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *global,
+                  const size_t *local, int pieces)
+{
+    if (dims < 1 || dims > 3)
+        return cn_fail(CN_ERR_ARG, "launch of %s: %u dimensions (1 to 3)", tag ? tag : "?",
+                       (unsigned)dims);
+    size_t g[3], l[3], groups[3];
+    int d = 0;
     for (cl_uint i = 0; i < dims; i++) {
         g[i] = global[i];
         if (g[i] == 0)
             return CN_OK; /* empty tensor: nothing to do */
-        if (local && local[i])
-            g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
+        l[i] = local && local[i] ? local[i] : 1;
+        g[i] = (g[i] + l[i] - 1) / l[i] * l[i];
+        groups[i] = g[i] / l[i];
+        if (groups[i] >= groups[d])
+            d = (int)i; /* ties: the outer dimension (batch, usually) */
     }
-    return enqueue(ctx, k, tag, dims, NULL, g, local);
+    ctx->lstats.launches++;
+    if ((size_t)pieces > groups[d])
+        pieces = (int)groups[d];
+    if (pieces <= 1)
+        return enqueue(ctx, k, tag, dims, NULL, g, local);
+    ctx->lstats.split++;
+    size_t off[3] = {0, 0, 0}, pg[3];
+    for (cl_uint i = 0; i < dims; i++)
+        pg[i] = g[i];
+    for (int p = 0; p < pieces; p++) {
+        /* consecutive work-groups [a, b) of dimension d, spread evenly */
+        const size_t a = groups[d] * (size_t)p / (size_t)pieces;
+        const size_t b = groups[d] * (size_t)(p + 1) / (size_t)pieces;
+        off[d] = a * l[d];
+        pg[d] = (b - a) * l[d];
+        CN_TRY(enqueue(ctx, k, tag, dims, off, pg, local));
+    }
+    return CN_OK;
+}
+
+int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *global,
+              const size_t *local)
+{
+    return launch(ctx, k, tag, dims, global, local, 1);
+}
+
+int cn_launch_cost(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims,
+                   const size_t *global, const size_t *local, double flops)
+{
+    return launch(ctx, k, tag, dims, global, local, cn_launch_pieces(ctx, flops));
 }
 
 const char *cn_ctx_cache_dir(const cn_ctx *ctx) { return ctx->cache_dir; }

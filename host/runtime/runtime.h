@@ -77,6 +77,8 @@ typedef struct cn_ctx_opts {
     long fail_enqueue_nth; /* the N-th kernel enqueue returns CL_OUT_OF_RESOURCES */
     long fail_read_nth;    /* the N-th read to the host (cn_buffer_read) returns
                               CL_MEM_OBJECT_ALLOCATION_FAILURE */
+    int split_pieces;      /* every cn_launch_cost launch in this many pieces
+                              (CASPNET_TEST_SPLIT): for the identity test of splitting */
 } cn_ctx_opts;
 
 /* Creates a context and in-order queue on the chosen device. Caller destroys. */
@@ -166,8 +168,33 @@ int cn_program_log(cn_ctx *ctx, const char *program, const char *options, const 
 int cn_launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const size_t *global,
               const size_t *local);
 
+/* Desktop GPUs reset a device whose kernel runs for about 2 s (the display
+ * watchdog). A launch whose estimated time on a small GPU, `flops` at
+ * CN_SMALL_GPU_FLOPS, exceeds CN_LAUNCH_MAX_SECONDS is enqueued in pieces
+ * (consecutive ranges of work-groups along the dimension with the most
+ * groups, through global_work_offset); otherwise it is cn_launch. A kernel
+ * launched this way must give the same result under any global offset that
+ * is a multiple of its local size: it derives positions from get_global_id
+ * (or get_group_id(d) + get_global_offset(d) / get_local_size(d)), takes its
+ * extents as arguments, never from get_global_size / get_num_groups, and
+ * shares nothing between work-groups. Each piece then computes exactly what
+ * it did as part of the whole, so split results are bitwise identical. A
+ * launch is never cut finer than the work-groups of that one dimension. */
+#define CN_SMALL_GPU_FLOPS 200e9  /* an entry-level GPU's sustained fp32 rate, kept low */
+#define CN_LAUNCH_MAX_SECONDS 0.1 /* a twentieth of the watchdog's ~2 s */
+int cn_launch_cost(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims,
+                   const size_t *global, const size_t *local, double flops);
+
+/* Into how many pieces cn_launch_cost cuts a launch of `flops` (before the
+ * limit of its work-groups): 1 within the budget, else enough to keep each
+ * under it; the test switch split_pieces overrides. GEMMs through CLBlast
+ * enqueue their own kernels and are not cut (host/ops/gemm.c says why). */
+int cn_launch_pieces(const cn_ctx *ctx, double flops);
+
 typedef struct cn_launch_stats {
-    long enqueues; /* clEnqueueNDRangeKernel calls */
+    long launches; /* cn_launch and cn_launch_cost calls that enqueued */
+    long split;    /* of which cut into several pieces */
+    long enqueues; /* clEnqueueNDRangeKernel calls (pieces count one each) */
     long reads;    /* cn_buffer_read calls */
 } cn_launch_stats;
 cn_launch_stats cn_ctx_launch_stats(const cn_ctx *ctx);
@@ -176,6 +203,9 @@ cn_launch_stats cn_ctx_launch_stats(const cn_ctx *ctx);
  * FAILURE (once each); n = 0 disarms. */
 void cn_ctx_fail_enqueue_after(cn_ctx *ctx, long n);
 void cn_ctx_fail_read_after(cn_ctx *ctx, long n);
+/* Test switch: cut every cn_launch_cost launch in `pieces`, whatever its
+ * cost; 0 goes back to the cost rule. */
+void cn_ctx_set_split(cn_ctx *ctx, int pieces);
 
 /* The status of a failed command on ctx's queue (CN_OK for CL_SUCCESS):
  * CL_OUT_OF_RESOURCES and CL_MEM_OBJECT_ALLOCATION_FAILURE, where drivers that

@@ -38,6 +38,7 @@ struct cn_ctx {
     long fail_alloc_nth;
     int fail_alloc_rest; /* cn_ctx_fail_alloc_after: allocations after the nth fail too */
     long fail_enqueue_nth, fail_read_nth; /* absolute counts of lstats.enqueues / reads */
+    int split_pieces; /* > 0: every cost-aware launch in this many pieces (a test switch) */
     cn_launch_stats lstats;
     /* Group of the latest kernel launch since the queue was last drained: a
      * read or wait that fails late names it as the layer it got to. */
