@@ -12,7 +12,8 @@
  * output row and 32 channels per work-item beat the kernel's own defaults
  * (2 rows, 16 channels; 3.36 s per clip) by 17% (2.80 s); a second sweep
  * with packed weights kept them (bench/README.md, 19:14 UTC). No GPU has been
- * measured: 32 x 16 accumulators per work-item may spill there. */
+ * measured: 32 x 16 accumulators per work-item may spill there, which is
+ * why GPUs run cl/conv_tiled.cl by default (host/ops/conv_tiled.c). */
 #define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=32 -DR_NR=1 -DR_NV=1"
 
 /* The context's tuning (its CN_OPS_CONV slot; absent means the defaults).
@@ -20,6 +21,7 @@
  * with fallbacks equal to the kernel's own defaults. */
 typedef struct conv_state {
     char opts[512];
+    cn_conv_tiled_cache tiled; /* host/ops/conv_tiled.c */
 } conv_state;
 
 int cn_conv_set_tuning(cn_ctx *ctx, const char *options)
@@ -33,12 +35,25 @@ int cn_conv_set_tuning(cn_ctx *ctx, const char *options)
                        sizeof ((conv_state *)0)->opts - 1);
     conv_state *s = cn_ctx_op_state(ctx, CN_OPS_CONV);
     if (!s) {
-        if (!(s = malloc(sizeof *s)))
+        if (!(s = calloc(1, sizeof *s)))
             return cn_fail(CN_ERR_OOM, "conv tuning: out of host memory");
         CN_TRY(cn_ctx_set_op_state(ctx, CN_OPS_CONV, s, free));
     }
     strcpy(s->opts, options);
     return CN_OK;
+}
+
+cn_conv_tiled_cache *cn_conv_tiled_cache_(cn_ctx *ctx)
+{
+    conv_state *s = cn_ctx_op_state(ctx, CN_OPS_CONV);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return NULL;
+        strcpy(s->opts, CONV_DEFAULT_OPTS);
+        if (cn_ctx_set_op_state(ctx, CN_OPS_CONV, s, free) != CN_OK)
+            return NULL;
+    }
+    return &s->tiled;
 }
 
 const char *cn_conv_tuning(const cn_ctx *ctx)
@@ -263,6 +278,10 @@ static int is_pw(const cn_conv_geom *g)
 int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6],
                   const char *tag)
 {
+    int tiled;
+    CN_TRY(cn_conv_tiled_pick_(ctx, &tiled));
+    if (tiled)
+        return cn_conv_tiled_(ctx, g, wbase, ws, opt_int(ctx, "R_RM", 16), 0, tag);
     const int vw = opt_int(ctx, "VW", 16);
     const int pw = is_pw(g);
     const int pre = (g->flags & (F_PSCALE | F_PSHIFT | F_PRELU)) != 0;
@@ -399,7 +418,9 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
     const char *op = mode == 1 ? "conv2d" : "conv3d";
     cn_conv_geom g;
     CN_TRY(cn_conv_prepare_(op, a, mode, 1, &g));
-    if (is_pw(&g) && pw_as_gemm(&g))
+    int tiled; /* the tiled kernel runs pointwise convs too, epilogue fused */
+    CN_TRY(cn_conv_tiled_pick_(ctx, &tiled));
+    if (!tiled && is_pw(&g) && pw_as_gemm(&g))
         return conv_pw_gemm(ctx, a, &g, a->tag ? a->tag : op);
     const int ks = g.k[0] * g.k[1] * g.k[2];
     int64_t ps[3];

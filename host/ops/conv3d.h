@@ -70,6 +70,21 @@ int cn_conv_set_tuning(cn_ctx *ctx, const char *options);
  * the next cn_conv_set_tuning on that context. */
 const char *cn_conv_tuning(const cn_ctx *ctx);
 
+/* Which kernels run this context's convolutions: "tiled" (cl/conv_tiled.cl,
+ * shaped for GPUs: local-memory tiles, 64-256 work-items per group) or
+ * "direct" (cl/conv3d.cl and, for pointwise convs, cn_gemm: shaped for CPUs).
+ * Chosen by the -DCONV_VARIANT=tiled|direct|auto token of the tuning string,
+ * else $CASPNET_CONV_VARIANT, else auto: tiled on GPU and accelerator devices,
+ * direct on CPUs. The tiled kernel's tiles come from -DCT_TM, -DCT_TN,
+ * -DCT_TK, -DCT_WM, -DCT_WN in the same string (cl/conv_tiled.cl); after its
+ * build, a configuration the kernel or device cannot run (work-group size,
+ * local memory) falls back to a smaller work-group, then under auto to the
+ * direct kernels (a note under CASPNET_VERBOSE). A forced tiled variant that
+ * cannot run at all is an error. Both variants read the same weights (plain
+ * or packed, see below), so the model packs the same way for either.
+ * Returns NULL (cn_last_error says why) on a bad token or a failed build. */
+const char *cn_conv_variant(cn_ctx *ctx);
+
 /* Packed weights for the general (not 1x1x1) convolution kernel: w (co, ci,
  * taps) with taps = kT*kH*kW becomes (ceil(co/R), taps, ci, R), R being the
  * output-channel block of ctx's tuning (R_RM, cn_conv_pack_block(ctx); a
@@ -110,5 +125,25 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
  * a plain layout) and w[wbase + m*ws[0] + c*ws[1]] in the pointwise one. */
 int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6],
                   const char *tag);
+
+/* The tiled variant (host/ops/conv_tiled.c). The tile configuration checked
+ * for this context's tuning string (key), kept in its CN_OPS_CONV state. */
+typedef struct cn_conv_tiled_cache {
+    int checked, ok;
+    int cfg_tm, cfg_tn, cfg_wm, cfg_wn;
+    char opts[128];
+    char key[512];
+} cn_conv_tiled_cache;
+/* The context's cache (its conv state made with the default tuning if it has
+ * none yet); NULL when out of host memory. */
+cn_conv_tiled_cache *cn_conv_tiled_cache_(cn_ctx *ctx);
+/* *use = 1 when this context runs the tiled variant (see cn_conv_variant). */
+int cn_conv_tiled_pick_(cn_ctx *ctx, int *use);
+/* Runs cl/conv_tiled.cl on g with the weight strides of cn_conv_gemm_ (R:
+ * the output-channel block of a packed weight, 1 or R_RM for a plain one
+ * with ws[5] 0); transposed: g is a transposed convolution's own geometry
+ * (any stride) and ws the strides of its (Ci, Co, k) weight. */
+int cn_conv_tiled_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6], int R,
+                   int transposed, const char *tag);
 
 #endif

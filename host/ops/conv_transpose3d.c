@@ -1,4 +1,4 @@
-/* Host launcher for the transposed 3D convolution: stride 1 runs the implicit-GEMM kernels of cl/conv3d.cl on the flipped weight, other strides cl/conv_transpose3d.cl. */
+/* Host launcher for the transposed 3D convolution: stride 1 runs the implicit-GEMM kernels of cl/conv3d.cl (or cl/conv_tiled.cl) on the flipped weight, other strides cl/conv_transpose3d.cl (or conv_tiled.cl's gather form). */
 #include "ops/conv3d.h"
 
 #define CT_OPTS "-DTRM=4"
@@ -21,6 +21,13 @@ int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a)
             e.p[i] = g.d[i] * (g.k[i] - 1) - g.p[i];
         const int ws[6] = {ks, g.Co * ks, -g.k[1] * g.k[2], -g.k[2], -1, 0};
         return cn_conv_gemm_(ctx, &e, ks - 1, ws, tag);
+    }
+    int tiled;
+    CN_TRY(cn_conv_tiled_pick_(ctx, &tiled));
+    if (tiled) {
+        /* the tiled kernel's gather form, on the (Ci, Co, k) weight as it is */
+        const int ws[6] = {ks, g.Co * ks, g.k[1] * g.k[2], g.k[2], 1, 0};
+        return cn_conv_tiled_(ctx, &g, 0, ws, 1, 1, tag);
     }
     cl_kernel k;
     CN_TRY(cn_kernel(ctx, "conv_transpose3d", CT_OPTS, "conv_transpose_gather", &k));

@@ -1,4 +1,4 @@
-/* Op family conv2d (the VGGish audio convolutions): the double reference on odd shapes, fused features, ignored T entries, plain and packed weights, rejections, the VGGish layer shapes. */
+/* Op family conv2d (the VGGish audio convolutions): the double reference on odd shapes, fused features, ignored T entries, plain and packed weights, rejections, the VGGish layer shapes; each with the default and the tiled variant. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -86,9 +86,26 @@ typedef struct vggish_layer {
 static const vggish_layer vggish_layers[] = {
     {1, 64, 96, 64}, {64, 128, 48, 32}, {256, 256, 24, 16}, {512, 512, 12, 8}};
 
+/* Each case runs with the context's default variant and with the tiled
+ * kernel (cl/conv_tiled.cl) forced. */
+#define TILED "-DCONV_VARIANT=tiled"
+/* the table's shapes are small: tiles to match, so that a simulator
+ * (cmake/oclgrind.sh) is not swamped by work-items past the edges */
+#define TILED_SMALL "-DCONV_VARIANT=tiled -DCT_TM=16 -DCT_TN=32 -DCT_TK=8 -DCT_WM=2 -DCT_WN=2"
+
+typedef struct variant_run {
+    const void *c;
+    int tiled;
+} variant_run;
+static variant_run table_runs[2 * NCASES];
+static variant_run vggish_runs[2 * sizeof vggish_layers / sizeof vggish_layers[0]];
+
 static void case_vggish(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    const vggish_layer *l = arg;
+    const variant_run *run = arg;
+    const vggish_layer *l = run->c;
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, TILED));
     const int Ci = l->Ci, Co = l->Co, H = l->H, W = l->W;
     const int64_t xs[4] = {1, Ci, H, W}, ws[4] = {Co, Ci, 3, 3}, ys[4] = {1, Co, H, W};
     const int64_t nx = (int64_t)Ci * H * W, nw = (int64_t)Co * Ci * 9, ny = (int64_t)Co * H * W;
@@ -117,16 +134,23 @@ static void case_vggish(cn_ctx *ctx, tu_rng *r, const void *arg)
     cn_tensor_release(ctx, &tw);
     cn_tensor_release(ctx, &ty);
     free(x), free(w), free(y), free(want), free(mag);
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, NULL));
 }
 
 /* A table row with the plain and with the packed weight layout. */
 static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
+    const variant_run *run = arg;
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, TILED_SMALL));
     for (int packed = 0; packed < 2; packed++) {
-        conv_case c = *(const conv_case *)arg;
+        conv_case c = *(const conv_case *)run->c;
         c.packed = packed;
         conv_run_case(ctx, r, &c);
     }
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, NULL));
 }
 
 static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
@@ -137,12 +161,18 @@ static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
 
 static void add_cases(op_cases *l)
 {
-    for (int i = 0; i < NCASES; i++)
-        op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    for (int i = 0; i < 2 * NCASES; i++) {
+        table_runs[i] = (variant_run){&cases[i % NCASES], i >= NCASES};
+        op_add(l, case_table, &table_runs[i], "%s%s", cases[i % NCASES].name,
+               i >= NCASES ? " [tiled]" : "");
+    }
     op_add(l, case_rejections, NULL, "rejections");
-    for (size_t i = 0; i < sizeof vggish_layers / sizeof vggish_layers[0]; i++) {
-        const vggish_layer *v = &vggish_layers[i];
-        op_add(l, case_vggish, v, "VGGish 3x3 %d->%d @ %dx%d", v->Ci, v->Co, v->H, v->W);
+    const int nv = (int)(sizeof vggish_layers / sizeof vggish_layers[0]);
+    for (int i = 0; i < 2 * nv; i++) {
+        const vggish_layer *v = &vggish_layers[i % nv];
+        vggish_runs[i] = (variant_run){v, i >= nv};
+        op_add(l, case_vggish, &vggish_runs[i], "VGGish 3x3 %d->%d @ %dx%d%s", v->Ci, v->Co,
+               v->H, v->W, i >= nv ? " [tiled]" : "");
     }
 }
 

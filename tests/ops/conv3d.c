@@ -1,4 +1,4 @@
-/* Op family conv3d: the double reference on odd shapes with every fused feature under three tunings, plain and packed weights, rejections, dense-block appends, stale packs, sampled S3D-sized layers. */
+/* Op family conv3d: the double reference on odd shapes with every fused feature under three tunings of the direct kernels and two of the tiled one (its default tiles on a few), plain and packed weights, rejections, dense-block appends, stale packs, the variant choice, sampled S3D-sized layers (both variants). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,9 +238,18 @@ static const s3d_layer s3d_layers[] = {
     {"1x3x3 pre-BN-ReLU 256->32 @ 4x28x48", 256, 32, {4, 28, 48}, {1, 3, 3}, {0, 1, 1}, 1},
 };
 
+typedef struct s3d_run {
+    const s3d_layer *l;
+    const char *tuning; /* NULL: the context's default */
+} s3d_run;
+static s3d_run s3d_runs[2 * sizeof s3d_layers / sizeof s3d_layers[0]];
+
 static void case_s3d_sampled(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    const s3d_layer *l = arg;
+    const s3d_run *run = arg;
+    const s3d_layer *l = run->l;
+    if (run->tuning)
+        TU_OK(cn_conv_set_tuning(ctx, run->tuning));
     const char *name = l->name;
     const int Ci = l->Ci, Co = l->Co, *in = l->in, *k = l->k, *p = l->p, pre = l->pre;
     int64_t xs[5] = {1, Ci, in[0], in[1], in[2]}, ws[5] = {Co, Ci, k[0], k[1], k[2]};
@@ -297,6 +306,43 @@ static void case_s3d_sampled(cn_ctx *ctx, tu_rng *r, const void *arg)
     for (int i = 0; i < 5; i++)
         cn_tensor_release(ctx, ts[i]);
     free(x), free(w), free(psc), free(psh), free(y);
+    if (run->tuning)
+        TU_OK(cn_conv_set_tuning(ctx, NULL));
+}
+
+/* Which variant runs: the device's default (direct on a CPU, tiled on a
+ * GPU), the token of the tuning string over it, bad tokens and tile sets
+ * refused before anything is launched. */
+static void case_variant(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)r, (void)arg;
+    const char *env = getenv("CASPNET_CONV_VARIANT");
+    const char *v = cn_conv_variant(ctx);
+    TU_CHECK(v != NULL, "variant: %s", cn_last_error());
+    const int gpu = (cn_ctx_device(ctx)->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) != 0;
+    if (v && !(env && *env))
+        TU_CHECK(strcmp(v, gpu ? "tiled" : "direct") == 0, "default variant on this %s: %s",
+                 gpu ? "GPU" : "CPU", v);
+    TU_OK(cn_conv_set_tuning(ctx, "-DCONV_VARIANT=tiled"));
+    v = cn_conv_variant(ctx);
+    TU_CHECK(v && strcmp(v, "tiled") == 0, "forced tiled: %s", v ? v : cn_last_error());
+    TU_OK(cn_conv_set_tuning(ctx, "-DCONV_VARIANT=direct"));
+    v = cn_conv_variant(ctx);
+    TU_CHECK(v && strcmp(v, "direct") == 0, "forced direct: %s", v ? v : cn_last_error());
+    cn_tensor x = {0}, w = {0}, y = {0};
+    TU_OK(cn_tensor_alloc(ctx, &x, 5, (int64_t[]){1, 3, 2, 4, 5}));
+    TU_OK(cn_tensor_alloc(ctx, &w, 5, (int64_t[]){2, 3, 1, 3, 3}));
+    TU_OK(cn_tensor_alloc(ctx, &y, 5, (int64_t[]){1, 2, 2, 4, 5}));
+    cn_conv_args a = {.x = &x, .w = &w, .y = &y, .pad = {0, 1, 1}};
+    TU_OK(cn_conv_set_tuning(ctx, "-DCONV_VARIANT=fast"));
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    TU_CHECK(cn_conv_variant(ctx) == NULL, "a bad variant token has no variant");
+    /* 12 x 16 = 192 items: not a multiple of CT_TN 128 */
+    TU_OK(cn_conv_set_tuning(ctx, "-DCONV_VARIANT=tiled -DCT_TM=48"));
+    TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
+    TU_OK(cn_conv_set_tuning(ctx, NULL));
+    TU_OK(cn_conv3d(ctx, &a));
+    cn_tensor_release(ctx, &x), cn_tensor_release(ctx, &w), cn_tensor_release(ctx, &y);
 }
 
 /* Tile configurations other than the defaults (NULL), so the ragged-edge
@@ -305,6 +351,14 @@ static const char *const tunings[] = {
     NULL,
     "-DVW=8 -DP_RM=3 -DP_NV=3 -DR_RM=5 -DR_NR=3 -DR_NV=2",
     "-DVW=4 -DP_RM=1 -DP_NV=1 -DR_RM=1 -DR_NR=1 -DR_NV=1",
+    /* the GPU-shaped kernel (cl/conv_tiled.cl) forced, on tiles small
+     * enough for these shapes that a simulator (cmake/oclgrind.sh) is not
+     * swamped by work-items past the edges: a 128-item group, K depth 8;
+     * and a K depth of 1, so every slice lies in one tap (the fast path),
+     * with weights packed in blocks of 5. Its default tiles run in the
+     * "[tiled]" cases below. */
+    "-DCONV_VARIANT=tiled -DR_RM=3 -DCT_TM=16 -DCT_TN=32 -DCT_TK=8 -DCT_WM=2 -DCT_WN=2",
+    "-DCONV_VARIANT=tiled -DR_RM=5 -DCT_TM=16 -DCT_TN=16 -DCT_TK=1 -DCT_WM=4 -DCT_WN=4",
 };
 #define NTUNINGS (int)(sizeof tunings / sizeof tunings[0])
 
@@ -313,6 +367,7 @@ typedef struct tuned_case {
     const char *tuning;
 } tuned_case;
 static tuned_case tuned[NTUNINGS * NCASES];
+static tuned_case tuned_default_tiles[5];
 
 /* A table row with the plain and with the packed weight layout. */
 static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
@@ -356,11 +411,27 @@ static void add_cases(op_cases *l)
             op_add(l, case_table, tc, "%s [%s]", cases[i].name,
                    tunings[t] ? tunings[t] : "default tuning");
         }
+    /* the tiled kernel's default tiles (256 items, 64 x 128) on the cases
+     * that exercise each of its paths: pre-activation with every epilogue
+     * feature, windows and dilation, the strided stem, an in-place residual,
+     * a 1-output conv */
+    static const int with_default_tiles[] = {1, 7, 10, 18, 19};
+    for (size_t i = 0; i < sizeof with_default_tiles / sizeof with_default_tiles[0]; i++) {
+        tuned_case *tc = &tuned_default_tiles[i];
+        tc->c = &cases[with_default_tiles[i]], tc->tuning = "-DCONV_VARIANT=tiled";
+        op_add(l, case_table, tc, "%s [tiled]", tc->c->name);
+    }
     op_add(l, case_rejections, NULL, "rejections");
     op_add(l, case_dense_append, NULL, "dense append in place");
     op_add(l, case_stale_pack, NULL, "stale pack");
-    for (size_t i = 0; i < sizeof s3d_layers / sizeof s3d_layers[0]; i++)
-        op_add(l, case_s3d_sampled, &s3d_layers[i], "S3D layer %s, sampled", s3d_layers[i].name);
+    op_add(l, case_variant, NULL, "variant choice");
+    const size_t ns = sizeof s3d_layers / sizeof s3d_layers[0];
+    for (size_t i = 0; i < 2 * ns; i++) {
+        s3d_runs[i].l = &s3d_layers[i % ns];
+        s3d_runs[i].tuning = i < ns ? NULL : "-DCONV_VARIANT=tiled";
+        op_add(l, case_s3d_sampled, &s3d_runs[i], "S3D layer %s, sampled%s",
+               s3d_layers[i % ns].name, i < ns ? "" : " [tiled]");
+    }
 }
 
 const op_family op_family_conv3d = {"conv3d", 3, add_cases, NULL};

@@ -1,4 +1,4 @@
-/* Op family conv_transpose3d: the double reference (stride 1 and 2, output padding, fused features), the adjoint identity with conv3d, rejections. */
+/* Op family conv_transpose3d: the double reference (stride 1 and 2, output padding, fused features), the adjoint identity with conv3d, rejections; each with the default and the tiled variant. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -55,9 +55,27 @@ static const adjoint_case adjoint_cases[] = {
      {0, 1, 1}},
 };
 
+/* Each case runs with the context's default variant and with the tiled
+ * kernel (cl/conv_tiled.cl: its conv form at stride 1, its gather form
+ * otherwise) forced. */
+#define TILED "-DCONV_VARIANT=tiled"
+/* the table's shapes are small: tiles to match, so that a simulator
+ * (cmake/oclgrind.sh) is not swamped by work-items past the edges */
+#define TILED_SMALL "-DCONV_VARIANT=tiled -DCT_TM=16 -DCT_TN=32 -DCT_TK=8 -DCT_WM=2 -DCT_WN=2"
+#define NADJ (int)(sizeof adjoint_cases / sizeof adjoint_cases[0])
+
+typedef struct variant_run {
+    const void *c;
+    int tiled;
+} variant_run;
+static variant_run table_runs[2 * NCASES], adjoint_runs[2 * NADJ];
+
 static void case_adjoint(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    const adjoint_case *ac = arg;
+    const variant_run *run = arg;
+    const adjoint_case *ac = run->c;
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, TILED));
     const char *name = ac->name;
     const int Ci = ac->Ci, Co = ac->Co, *in = ac->in, *k = ac->k, *s = ac->s, *p = ac->p;
     const int *d = ac->d, *op = ac->op;
@@ -106,6 +124,8 @@ static void case_adjoint(cn_ctx *ctx, tu_rng *r, const void *arg)
     for (int i = 0; i < 5; i++)
         cn_tensor_release(ctx, ts[i]);
     free(x), free(w), free(y), free(ty_h), free(cx_h);
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, NULL));
 }
 
 static void test_rejections(cn_ctx *ctx)
@@ -149,7 +169,12 @@ static void test_rejections(cn_ctx *ctx)
 
 static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    conv_run_case(ctx, r, arg);
+    const variant_run *run = arg;
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, TILED_SMALL));
+    conv_run_case(ctx, r, run->c);
+    if (run->tiled)
+        TU_OK(cn_conv_set_tuning(ctx, NULL));
 }
 
 static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
@@ -160,10 +185,16 @@ static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
 
 static void add_cases(op_cases *l)
 {
-    for (int i = 0; i < NCASES; i++)
-        op_add(l, case_table, &cases[i], "%s", cases[i].name);
-    for (size_t i = 0; i < sizeof adjoint_cases / sizeof adjoint_cases[0]; i++)
-        op_add(l, case_adjoint, &adjoint_cases[i], "adjoint of conv3d, %s", adjoint_cases[i].name);
+    for (int i = 0; i < 2 * NCASES; i++) {
+        table_runs[i] = (variant_run){&cases[i % NCASES], i >= NCASES};
+        op_add(l, case_table, &table_runs[i], "%s%s", cases[i % NCASES].name,
+               i >= NCASES ? " [tiled]" : "");
+    }
+    for (int i = 0; i < 2 * NADJ; i++) {
+        adjoint_runs[i] = (variant_run){&adjoint_cases[i % NADJ], i >= NADJ};
+        op_add(l, case_adjoint, &adjoint_runs[i], "adjoint of conv3d, %s%s",
+               adjoint_cases[i % NADJ].name, i >= NADJ ? " [tiled]" : "");
+    }
     op_add(l, case_rejections, NULL, "rejections");
 }
 
