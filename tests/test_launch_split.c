@@ -1,4 +1,5 @@
 /* Launches cut in pieces (cn_launch_cost, the watchdog rule) give the same results bit for bit: quadratic attention, the own GEMM (both forms) and a conv3d on their own, and whole forward passes of v and av, with the own GEMM kernels and with CLBlast, linear and quadratic attention, each launch forced into 2, 3 and 7 pieces (CASPNET_TEST_SPLIT's switch), against the same pass unsplit. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,48 @@ static void op_checks(cn_ctx *ctx)
         h[i] = NULL;
     }
     cn_tensor_release(ctx, &out);
+
+    /* A product over the budget (2048 x 2048 x 2560: 21.5 GFLOP) with CLBlast
+     * forced runs on the own kernels, cut in pieces: CLBlast's launches could
+     * not be. Sampled entries against a double dot product. */
+    {
+        const int64_t M = 2048, N = 2048, K = 2560;
+        const int64_t as2[2] = {M, K}, bs2[2] = {K, N}, cs2[2] = {M, N};
+        float *ha = tu_rand_array(&r, (size_t)(M * K), -1, 1);
+        float *hb = tu_rand_array(&r, (size_t)(K * N), -1, 1);
+        float *hc = malloc((size_t)(M * N) * sizeof *hc);
+        TU_OK(cn_tensor_from_host(ctx, &in[0], 2, as2, ha));
+        TU_OK(cn_tensor_from_host(ctx, &in[1], 2, bs2, hb));
+        TU_OK(cn_tensor_alloc(ctx, &out, 2, cs2));
+        cn_gemm_set_backend(ctx, CN_GEMM_CLBLAST);
+        const cn_launch_stats a = cn_ctx_launch_stats(ctx);
+        TU_OK(op_gemm(ctx, in, &out));
+        const cn_launch_stats b = cn_ctx_launch_stats(ctx);
+        cn_gemm_set_backend(ctx, CN_GEMM_AUTO);
+        TU_CHECK(b.split - a.split >= 1 && b.enqueues - a.enqueues >= 2,
+                 "over-budget GEMM with CLBlast forced: %ld launches split, %ld enqueues",
+                 b.split - a.split, b.enqueues - a.enqueues);
+        if (hc && cn_tensor_download(ctx, &out, hc) == CN_OK) {
+            double worst = 0;
+            for (int t = 0; t < 64; t++) {
+                const int64_t i = (t * 977) % M, j = (t * 1409 + 5) % N;
+                double ref = 0;
+                for (int64_t k = 0; k < K; k++)
+                    ref += (double)ha[i * K + k] * hb[k * N + j];
+                const double e = fabs(ref - hc[i * N + j]) / (1.0 + fabs(ref));
+                worst = e > worst ? e : worst;
+            }
+            TU_CHECK(worst < 1e-4, "over-budget GEMM: sampled relative error %.3g", worst);
+            printf("over-budget GEMM (21.5 GFLOP, CLBlast forced): %ld enqueues on the own "
+                   "kernels, sampled error %.2g\n", b.enqueues - a.enqueues, worst);
+        }
+        for (int i = 0; i < 2; i++)
+            cn_tensor_release(ctx, &in[i]);
+        cn_tensor_release(ctx, &out);
+        free(ha);
+        free(hb);
+        free(hc);
+    }
 
     const int64_t xs[5] = {1, 8, 4, 12, 40}, wsz[5] = {20, 8, 3, 3, 3}, bsz[1] = {20};
     const int64_t yss[5] = {1, 20, 4, 12, 40};

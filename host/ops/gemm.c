@@ -384,7 +384,11 @@ int cn_gemm(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, size_t a_bytes, cl_mem
      * batch items was measured to change the rounding (av, 2 clips, 64 x 96:
      * maps differ), so its products run whole. At this model's sizes one
      * clip's product stays far below the budget (256 x 43008 x 256: 28 ms at
-     * CN_SMALL_GPU_FLOPS); a large --batch multiplies that. */
+     * CN_SMALL_GPU_FLOPS); a large --batch multiplies that, so a product over
+     * the budget runs on the own kernels, which cn_launch_cost cuts. */
+    const double flops = 2.0 * (double)d->M * (double)d->N * (double)d->K * (double)batch_of(d);
+    if (be == CN_GEMM_CLBLAST && flops / CN_SMALL_GPU_FLOPS > CN_LAUNCH_MAX_SECONDS)
+        be = CN_GEMM_OWN;
     return be == CN_GEMM_CLBLAST ? cn_gemm_clblast_(ctx, d, A, B, C)
                                  : cn_gemm_own_(ctx, d, A, B, C);
 }
