@@ -236,8 +236,15 @@ __kernel void gemm(GEMM_ARGS)
 
 #else /* GEMM_LOCAL */
 
-/* Copies op(A)[mb.., k0..] into As[kk*TM + mm] and op(B)[k0.., nb..] into
- * Bs[kk*TN + nn]; with chk, elements past M, N or K become 0 so that the
+/* Local rows are one float longer than the tile: a copy that walks along k
+ * (A not transposed, B transposed) stores with a stride of a row, which at
+ * TM or TN = 64 floats would put every work-item of a warp on one bank;
+ * with TM+1 or TN+1 consecutive work-items land on consecutive banks. */
+#define TMP (TM + 1)
+#define TNP (TN + 1)
+
+/* Copies op(A)[mb.., k0..] into As[kk*TMP + mm] and op(B)[k0.., nb..] into
+ * Bs[kk*TNP + nn]; with chk, elements past M, N or K become 0 so that the
  * product loop can always run the full tile. The loop order follows the
  * stored layout so that neighbouring work-items read neighbouring floats. */
 inline void load_tiles(const int chk, const int M, const int N, const int K,
@@ -254,7 +261,7 @@ inline void load_tiles(const int chk, const int M, const int N, const int K,
         const int kk = e % GEMM_TK, mm = e / GEMM_TK;
 #endif
         const int m = mb + mm, k = k0 + kk;
-        As[kk * TM + mm] = (!chk || (m < M && k < K)) ? A_AT(m, k) : 0.0f;
+        As[kk * TMP + mm] = (!chk || (m < M && k < K)) ? A_AT(m, k) : 0.0f;
     }
     for (int e = lid; e < TN * GEMM_TK; e += nth) {
 #if GEMM_TB
@@ -263,15 +270,15 @@ inline void load_tiles(const int chk, const int M, const int N, const int K,
         const int nn = e % TN, kk = e / TN;
 #endif
         const int n = nb + nn, k = k0 + kk;
-        Bs[kk * TN + nn] = (!chk || (n < N && k < K)) ? B_AT(k, n) : 0.0f;
+        Bs[kk * TNP + nn] = (!chk || (n < N && k < K)) ? B_AT(k, n) : 0.0f;
     }
 }
 
 /* NDRange: (ceil(N/TN)*LN, ceil(M/TM)*LM, batch), local (LN, LM, 1). */
 __kernel __attribute__((reqd_work_group_size(GEMM_LN, GEMM_LM, 1))) void gemm(GEMM_ARGS)
 {
-    __local float As[GEMM_TK * TM];
-    __local float Bs[GEMM_TK * TN];
+    __local float As[GEMM_TK * TMP];
+    __local float Bs[GEMM_TK * TNP];
     const int bt = get_global_id(2);
     const int tx = get_local_id(0), ty = get_local_id(1);
     /* group indices from the global ids, so that a launch in pieces with a
@@ -300,10 +307,10 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LN, GEMM_LM, 1))) void gemm(GE
             floatV b[GEMM_NV];
             #pragma unroll
             for (int j = 0; j < GEMM_NV; j++)
-                b[j] = vloadV(0, bp + kk * TN + j * GEMM_VW);
+                b[j] = vloadV(0, bp + kk * TNP + j * GEMM_VW);
             #pragma unroll
             for (int i = 0; i < GEMM_WM; i++) {
-                const floatV a = (floatV)ap[kk * TM + i];
+                const floatV a = (floatV)ap[kk * TMP + i];
                 #pragma unroll
                 for (int j = 0; j < GEMM_NV; j++)
                     acc[i][j] += a * b[j];

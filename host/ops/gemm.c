@@ -121,7 +121,9 @@ static int get_tuning(cn_ctx *ctx, gemm_tuning *t)
     CN_TRY(apply_tuning(s ? s->tuning : "", t));
     if (t->local) {
         size_t wg = (size_t)t->lm * t->ln;
-        size_t lbytes = (size_t)t->tk * ((size_t)t->lm * t->wm + (size_t)t->ln * t->vw * t->nv) * 4;
+        /* cl/gemm.cl pads each local row by one float (bank conflicts) */
+        size_t lbytes =
+            (size_t)t->tk * ((size_t)t->lm * t->wm + 1 + (size_t)t->ln * t->vw * t->nv + 1) * 4;
         if (wg > dev->max_wg || lbytes > dev->local_mem)
             return cn_fail(CN_ERR_UNSUPPORTED, "gemm tuning: groups of %zu work-items with %zu "
                            "bytes of local memory exceed %s (%zu, %llu)", wg, lbytes, dev->name,
