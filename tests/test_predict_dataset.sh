@@ -32,9 +32,19 @@ vals = list(numbers(d))
 assert vals and all(math.isfinite(v) for v in vals), "non-finite numbers in eval JSON"
 print(f"ok   eval JSON has {len(vals)} finite numbers")
 PY
-# a second predict into the same tree is refused without --force (inputs and earlier outputs are kept)
-if "$BIN" predict --quiet --weights "$W/v.safetensors" --size 32x32 --out "$W/pred" --dataset "$W/root" --db SynthB 2>"$W/err"; then
-  echo "FAIL: predict overwrote an existing tree without --force"; exit 1
+# a second predict into the same tree skips the videos it finished (their .done markers) and rewrites nothing
+touch "$W/stamp"
+"$BIN" predict --weights "$W/v.safetensors" --size 32x32 --out "$W/pred" --dataset "$W/root" --db SynthB 2>"$W/err"
+if grep -q "2 complete already (skipped), 0 partial (redone), 0 to run" "$W/err" &&
+  [ "$(cd "$W/pred" && find . -type f -newer "$W/stamp" | wc -l)" = 0 ]; then
+  ok "rerun skips both finished videos, nothing rewritten"
+else
+  cat "$W/err"; echo "FAIL: rerun did not skip the finished videos"; exit 1
+fi
+# other weights into the same tree are refused without --force (inputs and earlier outputs are kept)
+"$BIN" init-weights --variant v --seed 3 --calib-clips 1 --calib-size 32x32 "$W/v3.safetensors" 2>/dev/null
+if "$BIN" predict --quiet --weights "$W/v3.safetensors" --size 32x32 --out "$W/pred" --dataset "$W/root" --db SynthB 2>"$W/err"; then
+  echo "FAIL: predict overwrote a tree of other weights without --force"; exit 1
 fi
 ok "refused: $(cat "$W/err")"
 finish test_predict_dataset

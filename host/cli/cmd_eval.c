@@ -52,6 +52,9 @@ static void usage(FILE *f)
 "  --no-blur       skip the Gaussian (predictions already smoothed; checks)\n"
 "  --skip-missing  a missing prediction, dense map or fixation map skips the\n"
 "                  frame with a warning instead of stopping\n"
+"Before scoring, every listed video's predictions are checked: the videos with\n"
+"missing ones are named in one message (no folder, or how many frames are\n"
+"missing) and eval stops with exit 1, or with --skip-missing warns and goes on.\n"
 "Errors that always stop, naming the file: a missing or malformed fold list, a\n"
 "missing file (without --skip-missing), a .mat that is corrupt or has no\n"
 "2-D numeric eyeMap, an image that does not decode, a dense map whose size\n"
@@ -139,6 +142,24 @@ int cmd_eval(int argc, char **argv)
         cli_error("eval: --json and --csv name the same file");
         return 2;
     }
+    /* whole videos missing (a shard not run, a job killed) are said at once, by name */
+    char *miss = NULL, first[4096];
+    int nmiss = 0, nvid = 0;
+    if (cn_eval_missing(&o, &miss, &nmiss, &nvid, first, sizeof first) != CN_OK) {
+        cli_error("%s", cn_last_error());
+        return 1;
+    }
+    if (nmiss && !skip_missing) {
+        cli_error("eval: predictions of %d of %d %s video%s are missing in %s: %s; first missing file: %s "
+                  "(caspnet predict --dataset runs only the videos not done; --skip-missing scores the rest)",
+                  nmiss, nvid, db, nvid == 1 ? "" : "s", pred, miss, first);
+        free(miss);
+        return 1;
+    }
+    if (nmiss)
+        fprintf(stderr, "caspnet: warning: predictions of %d of %d %s videos are missing in %s: %s; their "
+                "frames are skipped\n", nmiss, nvid, db, pred, miss);
+    free(miss);
     cn_eval_result *r;
     if (cn_eval_run(&o, &r) != CN_OK) {
         cli_error("%s", cn_last_error());

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "eval/dataset.h"
 #include "app/predict.h"
+#include "app/predict_dataset.h"
 
 static void usage(FILE *f)
 {
@@ -48,7 +49,16 @@ static void usage(FILE *f)
             "  caspnet predict --weights W --out PRED --dataset ROOT --db NAME [--split K|all]\n"
             "runs every test video of the split(s) (default all) from ROOT/video_frames/NAME/<video>/\n"
             "with ROOT/video_audio/NAME/<video>/<video>.wav and the fps of the fold list, and\n"
-            "writes PRED/NAME/<video>/img_%%05d.png, the tree caspnet eval reads.\n\n"
+            "writes PRED/NAME/<video>/img_%%05d.png, the tree caspnet eval reads.\n"
+            "  --device all|A,B,...  one worker per device (index or name; a device may be\n"
+            "                     listed twice), each taking the next video when it is free\n"
+            "  --shard I/N        only the videos with FNV-1a-64(\"NAME/<video>\") mod N == I\n"
+            "                     (0 <= I < N): N runs, e.g. a Slurm array, cover the set once\n"
+            "  --force            recompute videos that are complete already\n"
+            "Each finished video gets PRED/NAME/<video>/.done (frame count and a fingerprint of\n"
+            "the weights and map options), written last; a rerun skips those videos, redoes a\n"
+            "video without one (a killed run's) after clearing its outputs, and refuses a tree\n"
+            "made with other weights or options unless --force.\n\n"
             "Progress goes to stderr (a bar on a terminal, a line every 5 s or 10 %% otherwise).\n"
             "Every file is written under a temporary name and renamed, so an interrupted run\n"
             "(Ctrl-C) leaves only complete files; after a failure a DIR made by this run is\n"
@@ -68,6 +78,7 @@ typedef struct progress_state {
     double last_print;
     int64_t last_tenth;
     int drew;
+    int64_t last_done;
 } progress_state;
 
 static void fmt_time(double s, char *buf, size_t cap)
@@ -82,6 +93,11 @@ static void fmt_time(double s, char *buf, size_t cap)
 static void show_progress(void *user, const cn_predict_progress *p)
 {
     progress_state *ps = user;
+    if (p->done <= ps->last_done) { /* the next video of a dataset: its own clock and tenths */
+        ps->last_print = -1e9;
+        ps->last_tenth = 0;
+    }
+    ps->last_done = p->done;
     double fps = p->seconds > 0 ? (double)p->done / p->seconds : 0;
     char left[32] = "?";
     if (p->total > 0 && fps > 0)
@@ -139,87 +155,78 @@ bad:
     return 0;
 }
 
-/* Every test video of the split(s) of a STAViS-layout dataset, each with its
- * fold list's fps and its WAV, into out/<DB>/<video>/ (the tree eval reads). */
-static int predict_dataset(cn_engine *e, const char *root, const char *db, const char *split,
-                           const char *out, const cn_predict_opts *base, int quiet,
-                           cn_predict_result *total)
+static int parse_shard(const char *s, int *index, int *count)
 {
-    int splits[CN_DATASET_MAX_SPLITS], ns = 0;
-    memset(total, 0, sizeof *total);
-    if (strcmp(split, "all") == 0)
-        CN_TRY(cn_dataset_test_splits(root, db, splits, &ns));
-    else {
-        char *end;
-        long k = strtol(split, &end, 10);
-        if (end == split || *end || k < 1 || k > CN_DATASET_MAX_SPLITS)
-            return cn_fail(CN_ERR_ARG, "--split '%s' must be 1, 2, 3 or all", split);
-        splits[0] = (int)k, ns = 1;
-    }
-    char (*done)[CN_DATASET_NAME_MAX] = NULL;
-    int ndone = 0, st = CN_OK;
-    for (int s = 0; st == CN_OK && s < ns; s++) {
-        cn_dataset_list l;
-        st = cn_dataset_load_split(root, db, "test", splits[s], &l);
-        if (st != CN_OK)
-            break;
-        void *grown = realloc(done, (size_t)(ndone + l.count) * sizeof *done);
-        if (!grown) {
-            cn_dataset_list_free(&l);
-            st = cn_fail(CN_ERR_OOM, "out of host memory");
-            break;
+    char *end;
+    long i = strtol(s, &end, 10);
+    if (end == s || *end != '/')
+        goto bad;
+    const char *s2 = end + 1;
+    long n = strtol(s2, &end, 10);
+    if (end == s2 || *end || n < 1 || n > 1000000 || i < 0 || i >= n)
+        goto bad;
+    *index = (int)i;
+    *count = (int)n;
+    return 1;
+bad:
+    cli_error("predict: --shard '%s' must be I/N with 0 <= I < N (e.g. 3/8)", s);
+    return 0;
+}
+
+#define MAX_WORKERS 64
+
+/* "all": every OpenCL device; "A,B,...": each item an index or name (an item
+ * may repeat: two workers on one device). Else one device, as given. */
+static int device_list(const char *device, char specs[MAX_WORKERS][256], int *n)
+{
+    *n = 0;
+    if (device && strcmp(device, "all") == 0) {
+        cn_device_info *d;
+        int count;
+        if (cn_list_devices(&d, &count) != CN_OK) {
+            cli_error("%s", cn_last_error());
+            return 0;
         }
-        done = grown;
-        for (int v = 0; st == CN_OK && v < l.count; v++) {
-            const cn_dataset_video *vid = &l.videos[v];
-            int seen = 0;
-            for (int j = 0; j < ndone; j++)
-                seen |= strcmp(done[j], vid->name) == 0;
-            if (seen)
-                continue; /* a video in several test splits is predicted once */
-            char frames[4096], wav[4096], dst[4096];
-            int n1 = snprintf(frames, sizeof frames, "%s/video_frames/%s/%s", root, db, vid->name);
-            int n2 = snprintf(dst, sizeof dst, "%s/%s/%s", out, db, vid->name);
-            if (n1 >= (int)sizeof frames || n2 >= (int)sizeof dst) {
-                st = cn_fail(CN_ERR_ARG, "dataset path too long for video '%s'", vid->name);
-                break;
-            }
-            st = cn_dataset_wav_path(wav, sizeof wav, root, db, vid->name);
-            if (st != CN_OK)
-                break;
-            char parent[4096];
-            snprintf(parent, sizeof parent, "%s/%s", out, db);
-            mkdir(out, 0777);
-            mkdir(parent, 0777);
-            cn_predict_opts o = *base;
-            o.video.fps = vid->fps;
-            o.video.audio_path = base->no_audio || access(wav, R_OK) != 0 ? NULL : wav;
-            if (!quiet)
-                fprintf(stderr, "caspnet: %s/%s (split %d, %d frames at %g fps)\n", db, vid->name,
-                        l.split, vid->nframes, vid->fps);
-            cn_predict_result r;
-            st = cn_predict_video(e, frames, dst, &o, &r);
-            if (st == CN_OK) {
-                total->frames += r.frames;
-                total->seconds += r.seconds;
-                total->device_seconds += r.device_seconds;
-                total->batch = r.batch;
-                total->width = r.width;
-                total->height = r.height;
-                snprintf(done[ndone++], CN_DATASET_NAME_MAX, "%s", vid->name);
-            }
+        for (int i = 0; i < count && i < MAX_WORKERS; i++)
+            snprintf(specs[(*n)++], 256, "%d", d[i].index);
+        free(d);
+        if (*n == 0) {
+            cli_error("predict: --device all: no OpenCL device found (see caspnet devices)");
+            return 0;
         }
-        cn_dataset_list_free(&l);
+        return 1;
     }
-    free(done);
-    return st;
+    if (!device || !strchr(device, ',')) {
+        snprintf(specs[(*n)++], 256, "%s", device ? device : "");
+        return 1;
+    }
+    for (const char *p = device;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == 0 || len >= 256 || *n == MAX_WORKERS) {
+            cli_error("predict: --device '%s': a list of at most %d indices or names, separated by commas", device,
+                      MAX_WORKERS);
+            return 0;
+        }
+        snprintf(specs[(*n)++], 256, "%.*s", (int)len, p);
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return 1;
+}
+
+static void free_engines(cn_engine **e, int n)
+{
+    for (int i = 0; i < n; i++)
+        cn_engine_destroy(e[i]);
 }
 
 int cmd_predict(int argc, char **argv)
 {
     const char *weights = NULL, *out = NULL, *input = NULL, *device = NULL, *att = "linear", *size = NULL,
                *batch = NULL, *blur = NULL, *fps = NULL, *audio = NULL, *video_out = NULL,
-               *dataset = NULL, *db = NULL, *split = "all";
+               *dataset = NULL, *db = NULL, *split = "all", *shard = NULL;
     int quiet = 0;
     cn_predict_opts o = {0};
     const cli_opt opts[] = {CLI_VALUE("--weights", &weights),     CLI_VALUE("--out", &out),
@@ -231,7 +238,7 @@ int cmd_predict(int argc, char **argv)
                             CLI_VALUE("--split", &split),         CLI_FLAG("--quiet", &quiet),
                             CLI_FLAG("--overlay", &o.overlay),    CLI_FLAG("--npy", &o.npy),
                             CLI_FLAG("--force", &o.force),        CLI_FLAG("--no-audio", &o.no_audio),
-                            CLI_END};
+                            CLI_VALUE("--shard", &shard),         CLI_END};
     const cli_cmd cmd = {.name = "predict", .usage = usage, .opts = opts, .style = CLI_UNKNOWN,
                          .pos = &input, .max_pos = 1, .one = "input"};
     int parsed = cli_parse(&cmd, argc, argv);
@@ -239,6 +246,14 @@ int cmd_predict(int argc, char **argv)
         return parsed;
     if (dataset && (input || !db)) {
         cli_error("predict: --dataset takes --db NAME and no INPUT");
+        return 2;
+    }
+    if (!dataset && (shard || (device && (strchr(device, ',') || strcmp(device, "all") == 0)))) {
+        cli_error("predict: --shard and a --device list or 'all' are for --dataset runs");
+        return 2;
+    }
+    if (dataset && video_out) {
+        cli_error("predict: --video-out names one file; it cannot take every video of --dataset");
         return 2;
     }
     if (!weights || !out || (!input && !dataset)) {
@@ -289,7 +304,7 @@ int cmd_predict(int argc, char **argv)
         cli_error("predict: --video-out %s is one of the inputs; refusing to overwrite it", video_out);
         return 2;
     }
-    progress_state ps = {isatty(2), -1e9, 0, 0};
+    progress_state ps = {isatty(2), -1e9, 0, 0, 0};
     if (!quiet) {
         o.progress = show_progress;
         o.progress_user = &ps;
@@ -297,16 +312,41 @@ int cmd_predict(int argc, char **argv)
     }
     o.cancel = &stop_flag;
 
-    cn_engine *e = NULL;
-    int rc = 1;
-    if (!cli_engine(device, am, quiet, &e))
-        return 1;
-    if (cn_engine_load(e, weights) != CN_OK) {
-        cli_error("%s", cn_last_error());
-        goto done;
+    cn_predict_dataset_opts dso = {0};
+    if (dataset) {
+        dso.root = dataset, dso.db = db, dso.out = out, dso.weights = weights, dso.attention = att;
+        dso.force = o.force;
+        if (strcmp(split, "all") != 0) {
+            long k = strtol(split, &end, 10);
+            if (end == split || *end || k < 1 || k > CN_DATASET_MAX_SPLITS) {
+                cli_error("--split '%s' must be 1, 2, 3 or all", split);
+                return 2;
+            }
+            dso.split = (int)k;
+        }
+        if (shard && !parse_shard(shard, &dso.shard_index, &dso.shard_count))
+            return 2;
     }
+    static char specs[MAX_WORKERS][256];
+    int nspec = 0;
+    if (!device_list(device, specs, &nspec))
+        return 1;
+    cn_engine *engines[MAX_WORKERS] = {0};
+    int neng = 0, rc = 1;
+    for (; neng < nspec; neng++) {
+        if (!cli_engine(specs[neng][0] ? specs[neng] : NULL, am, quiet, &engines[neng]))
+            goto done;
+        if (cn_engine_load(engines[neng], weights) != CN_OK) {
+            cli_error("%s", cn_last_error());
+            neng++;
+            goto done;
+        }
+    }
+    cn_engine *e = engines[0];
     if (cn_engine_warning(e)[0])
         fprintf(stderr, "caspnet: warning: %s\n", cn_engine_warning(e));
+    if (nspec > 1) /* several workers' per-frame bars would overwrite each other: per-video lines only */
+        o.progress = NULL;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -314,9 +354,14 @@ int cmd_predict(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    cn_predict_result res;
-    int st = dataset ? predict_dataset(e, dataset, db, split, out, &o, quiet, &res)
-                     : cn_predict_video(e, input, out, &o, &res);
+    cn_predict_result res = {0};
+    cn_predict_dataset_result dres = {0};
+    int st;
+    if (dataset) {
+        dso.base = o;
+        st = cn_predict_dataset(engines, neng, &dso, &dres);
+    } else
+        st = cn_predict_video(e, input, out, &o, &res);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (ps.drew)
@@ -326,12 +371,18 @@ int cmd_predict(int argc, char **argv)
         rc = stop_flag ? 130 : 1;
         goto done;
     }
-    if (!quiet)
+    if (!quiet && dataset)
+        fprintf(stderr,
+                "caspnet: %s: predicted %d video%s (%lld frames) into %s in %.1f s (%.2f frames/s); %d complete "
+                "already, skipped\n",
+                db, dres.predicted, dres.predicted == 1 ? "" : "s", (long long)dres.frames, out, dres.seconds,
+                dres.seconds > 0 ? (double)dres.frames / dres.seconds : 0.0, dres.skipped);
+    else if (!quiet)
         fprintf(stderr, "caspnet: wrote %lld maps of %d x %d to %s in %.1f s (%.2f frames/s, %d clip%s per pass)\n",
                 (long long)res.frames, res.width, res.height, out, res.seconds,
                 res.seconds > 0 ? (double)res.frames / res.seconds : 0.0, res.batch, res.batch == 1 ? "" : "s");
     rc = 0;
 done:
-    cn_engine_destroy(e);
+    free_engines(engines, neng);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -283,6 +284,114 @@ void cn_eval_result_free(cn_eval_result *r)
         free(r->splits[s].videos);
     }
     free(r);
+}
+
+/* Appends to a growing text; 0 when out of memory. */
+static int text_add(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int text_add(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return 0;
+    if (*len + (size_t)n + 1 > *cap) {
+        size_t c = 2 * (*len + (size_t)n + 1);
+        char *p = realloc(*buf, c);
+        if (!p)
+            return 0;
+        *buf = p, *cap = c;
+    }
+    va_start(ap, fmt);
+    vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+    va_end(ap);
+    *len += (size_t)n;
+    return 1;
+}
+
+#define MISSING_NAMED 20 /* a whole missing shard would make the line unreadable */
+
+int cn_eval_missing(const cn_eval_opts *o, char **list, int *missing, int *videos, char *first, size_t first_cap)
+{
+    if (!list || !missing || !videos)
+        return cn_fail(CN_ERR_ARG, "eval: NULL result");
+    *list = NULL, *missing = 0, *videos = 0;
+    if (first && first_cap)
+        first[0] = '\0';
+    if (!o || !o->pred_root || !o->data_root || !o->db)
+        return cn_fail(CN_ERR_ARG, "eval: predictions, dataset root and dataset name are required");
+    int splits[CN_DATASET_MAX_SPLITS], ns = 1;
+    splits[0] = o->split;
+    if (o->split == 0)
+        CN_TRY(cn_dataset_test_splits(o->data_root, o->db, splits, &ns));
+    char *buf = NULL, (*seen)[CN_DATASET_NAME_MAX] = NULL;
+    size_t len = 0, cap = 0;
+    int nseen = 0, st = CN_OK;
+    for (int s = 0; s < ns && st == CN_OK; s++) {
+        cn_dataset_list l;
+        st = cn_dataset_load_split(o->data_root, o->db, "test", splits[s], &l);
+        if (st != CN_OK)
+            break;
+        void *grown = realloc(seen, (size_t)(nseen + l.count) * sizeof *seen);
+        if (!grown) {
+            cn_dataset_list_free(&l);
+            st = cn_fail(CN_ERR_OOM, "eval: out of memory");
+            break;
+        }
+        seen = grown;
+        for (int v = 0; v < l.count && st == CN_OK; v++) {
+            const cn_dataset_video *vid = &l.videos[v];
+            int dup = 0;
+            for (int k = 0; k < nseen && !dup; k++)
+                dup = strcmp(seen[k], vid->name) == 0;
+            if (dup)
+                continue;
+            snprintf(seen[nseen++], CN_DATASET_NAME_MAX, "%s", vid->name);
+            char path[4096];
+            int absent = 0, folder = 1;
+            for (int f = 1; f <= vid->nframes && st == CN_OK; f++) {
+                st = cn_dataset_pred_path(path, sizeof path, o->pred_root, o->db, vid->name, f);
+                if (st == CN_OK && access(path, F_OK) != 0 && !absent++ && first && first_cap && !first[0])
+                    snprintf(first, first_cap, "%s", path);
+            }
+            if (st != CN_OK)
+                break;
+            if (absent == vid->nframes) {
+                char *slash = strrchr(path, '/');
+                if (slash)
+                    *slash = '\0';
+                folder = access(path, F_OK) == 0;
+            }
+            if (!absent)
+                continue;
+            if (++*missing > MISSING_NAMED)
+                continue;
+            int okk = !folder ? text_add(&buf, &len, &cap, "%s%s (no folder)", len ? ", " : "", vid->name)
+                              : text_add(&buf, &len, &cap, "%s%s (%d of %d frames missing)", len ? ", " : "",
+                                         vid->name, absent, vid->nframes);
+            if (!okk)
+                st = cn_fail(CN_ERR_OOM, "eval: out of memory");
+        }
+        cn_dataset_list_free(&l);
+    }
+    *videos = nseen;
+    free(seen);
+    if (st == CN_OK && *missing > MISSING_NAMED &&
+        !text_add(&buf, &len, &cap, " and %d more", *missing - MISSING_NAMED))
+        st = cn_fail(CN_ERR_OOM, "eval: out of memory");
+    if (st != CN_OK) {
+        free(buf);
+        *missing = 0;
+        return st;
+    }
+    *list = buf;
+    return CN_OK;
 }
 
 int cn_eval_run(const cn_eval_opts *o, cn_eval_result **out)

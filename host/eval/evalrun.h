@@ -75,6 +75,14 @@ typedef struct cn_eval_result {
 int cn_eval_run(const cn_eval_opts *o, cn_eval_result **out);
 void cn_eval_result_free(cn_eval_result *r);
 
+/* Which test videos of o's split(s) lack predictions (a video in several
+ * splits counted once): *list gets a malloc'd text such as "a2 (no folder),
+ * a3 (1 of 20 frames missing)" naming the first 20 (NULL when none is
+ * missing), *missing how many, *videos how many were checked, and first
+ * (when not NULL) the path of the first missing file. Errors: the fold
+ * lists' (cn_dataset_load_split). */
+int cn_eval_missing(const cn_eval_opts *o, char **list, int *missing, int *videos, char *first, size_t first_cap);
+
 /* The seed of one frame: FNV-1a 64 of "<video>:<frame>" (frame in decimal)
  * XOR the option's seed. */
 uint64_t cn_eval_frame_seed(const char *video, int frame, uint64_t seed);
