@@ -14,3 +14,8 @@ bash cmake/sanitize.sh
 # libFuzzer on the safetensors, .npy, WAV and image readers, about 60 s each, two at a time
 # (a fixed seed and input count: the same inputs as on a developer's machine)
 bash cmake/fuzz.sh
+# Every op kernel family under Oclgrind, a simulated device with GPU-like limits
+# (work-group 256, local memory 48 KiB), with data-race and API checks
+bash cmake/oclgrind.sh build
+# the worst parity errors on each OpenCL implementation, as test_parity recorded them
+cat build/parity-*.txt 2>/dev/null || true
