@@ -176,7 +176,8 @@ bad:
 #define MAX_WORKERS 64
 
 /* "all": every OpenCL device; "A,B,...": each item an index or name (an item
- * may repeat: two workers on one device). Else one device, as given. */
+ * may repeat: two workers on one device). Else one device, as given.
+ * Returns 0, or the exit code after an error: 1 (no devices), 2 (a bad list). */
 static int device_list(const char *device, char specs[MAX_WORKERS][256], int *n)
 {
     *n = 0;
@@ -185,20 +186,20 @@ static int device_list(const char *device, char specs[MAX_WORKERS][256], int *n)
         int count;
         if (cn_list_devices(&d, &count) != CN_OK) {
             cli_error("%s", cn_last_error());
-            return 0;
+            return 1;
         }
         for (int i = 0; i < count && i < MAX_WORKERS; i++)
             snprintf(specs[(*n)++], 256, "%d", d[i].index);
         free(d);
         if (*n == 0) {
             cli_error("predict: --device all: no OpenCL device found (see caspnet devices)");
-            return 0;
+            return 1;
         }
-        return 1;
+        return 0;
     }
     if (!device || !strchr(device, ',')) {
         snprintf(specs[(*n)++], 256, "%s", device ? device : "");
-        return 1;
+        return 0;
     }
     for (const char *p = device;;) {
         const char *c = strchr(p, ',');
@@ -206,14 +207,14 @@ static int device_list(const char *device, char specs[MAX_WORKERS][256], int *n)
         if (len == 0 || len >= 256 || *n == MAX_WORKERS) {
             cli_error("predict: --device '%s': a list of at most %d indices or names, separated by commas", device,
                       MAX_WORKERS);
-            return 0;
+            return 2;
         }
         snprintf(specs[(*n)++], 256, "%.*s", (int)len, p);
         if (!c)
             break;
         p = c + 1;
     }
-    return 1;
+    return 0;
 }
 
 static void free_engines(cn_engine **e, int n)
@@ -329,8 +330,9 @@ int cmd_predict(int argc, char **argv)
     }
     static char specs[MAX_WORKERS][256];
     int nspec = 0;
-    if (!device_list(device, specs, &nspec))
-        return 1;
+    int bad = device_list(device, specs, &nspec);
+    if (bad)
+        return bad;
     cn_engine *engines[MAX_WORKERS] = {0};
     int neng = 0, rc = 1;
     for (; neng < nspec; neng++) {
