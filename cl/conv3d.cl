@@ -231,7 +231,7 @@ inline floatV ld_clamped(__global const float *row, const int iw, const int W, c
  * and the channel loop is loads and FMAs. A tap is one of three kinds:
  *   0  every row valid, all lanes inside the row: plain vector loads;
  *   1  some lanes or rows are padding, but the vector reads of every
- *      channel stay inside x:
+ *      channel stay inside the channel window read:
  *      load, pre-activate, then zero the padding lanes (select);
  *   2  the read would leave x (first/last row of the tensor) or the stride
  *      is over 2: per-lane clamped loads, then the same zeroing. */
@@ -251,10 +251,12 @@ inline void row_body(const int pre, CONV_ARGS)
     const int wo0 = (gs % nwb) * R_TW;
     const int ho0 = (gs / nwb % nhb) * R_NR;
     const long HW = (long)H * W, THW = T * HW;
-    /* x up to the end of this batch item is certainly readable; a row's
-     * vector reads must fit below it in the last channel read (ci = Ci-1) */
-    const long xhi = (long)(n + 1) * Cx * THW - (long)(Ci - 1) * THW;
+    /* A row's vector reads must stay inside the channel window being read
+     * (the last channel read is ci = Ci-1): past it may lie the window this
+     * launch writes (a dense block appending to the concatenation it reads),
+     * and reading that, even into lanes masked off afterwards, is a race. */
     const long xboff = ((long)n * Cx + xoff) * THW;
+    const long xhi = xboff + THW;
     /* wsb: distance between blocks of R_RM output channels, R_RM*wsm for a
      * plain layout; a packed one (cn_conv_pack) keeps a block's R_RM weights
      * of one (tap, ci) in one contiguous run (wsm 1, wsc R_RM) */
@@ -288,7 +290,7 @@ inline void row_body(const int pre, CONV_ARGS)
                 const int tap = kt * wst + kh * wsh + kw * wsw;
                 int kind = allok && iw >= 0 && iw + ext <= W ? 0 : 1;
                 for (int r = 0; r < R_NR; r++)
-                    if (kind == 1 && (sW > 2 || rowo[r] + iw < 0 || rowo[r] + iw + ext > xhi))
+                    if (kind == 1 && (sW > 2 || rowo[r] + iw < xboff || rowo[r] + iw + ext > xhi))
                         kind = 2;
                 intV mask[R_NR][R_NV];
                 for (int r = 0; r < R_NR; r++)
