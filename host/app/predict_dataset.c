@@ -18,24 +18,13 @@
 #include "runtime/runtime.h"
 #include "runtime/status.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * FNV_PRIME;
-    return h;
-}
-
 int cn_predict_shard_of(const char *db, const char *video, int count)
 {
     if (count <= 1)
         return 0;
-    uint64_t h = fnv1a(FNV_OFFSET, db, strlen(db));
-    h = fnv1a(h, "/", 1);
-    h = fnv1a(h, video, strlen(video));
+    uint64_t h = cn_fnv1a(CN_FNV_OFFSET, db, strlen(db));
+    h = cn_fnv1a(h, "/", 1);
+    h = cn_fnv1a(h, video, strlen(video));
     return (int)(h % (uint64_t)count);
 }
 
@@ -44,11 +33,11 @@ static int fingerprint(const cn_predict_dataset_opts *o, char hex[17])
     FILE *f = fopen(o->weights, "rb");
     if (!f)
         return cn_fail(CN_ERR_IO, "%s: cannot read: %s", o->weights, strerror(errno));
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = CN_FNV_OFFSET;
     unsigned char buf[1 << 16];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        h = fnv1a(h, buf, n);
+        h = cn_fnv1a(h, buf, n);
     int err = ferror(f);
     fclose(f);
     if (err)
@@ -58,7 +47,7 @@ static int fingerprint(const cn_predict_dataset_opts *o, char hex[17])
     int len = snprintf(s, sizeof s, "size %dx%d blur %.17g attention %s no_audio %d overlay %d npy %d",
                        b->H ? b->H : 224, b->W ? b->W : 384, b->blur_sigma, o->attention ? o->attention : "linear",
                        b->no_audio, b->overlay, b->npy);
-    h = fnv1a(h, s, (size_t)len);
+    h = cn_fnv1a(h, s, (size_t)len);
     snprintf(hex, 17, "%016" PRIx64, h);
     return CN_OK;
 }

@@ -33,16 +33,6 @@ long cn_gemm_choice_measurements(void) { return nmeasure; }
 
 /* ---- the cache file ---------------------------------------------------------------- */
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* What the measured times depend on: the device and its driver, CLBlast's
  * version, and our kernels with their tuning. */
 static uint64_t choice_key(cn_ctx *ctx)
@@ -53,12 +43,12 @@ static uint64_t choice_key(cn_ctx *ctx)
     snprintf(clb, sizeof clb, "clblast %d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
              CLBLAST_VERSION_PATCH);
     const char *parts[] = {dev->platform_name, dev->name, dev->driver, clb, tuning};
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 1469598103934665603ULL; /* the cache key seed since the first release */
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = fnv1a(h, parts[i], strlen(parts[i]) + 1);
+        h = cn_fnv1a(h, parts[i], strlen(parts[i]) + 1);
     for (int i = 0; i < cn_cl_source_count; i++)
         if (strcmp(cn_cl_sources[i].name, "gemm") == 0)
-            h = fnv1a(h, cn_cl_sources[i].text, cn_cl_sources[i].len);
+            h = cn_fnv1a(h, cn_cl_sources[i].text, cn_cl_sources[i].len);
     return h;
 }
 

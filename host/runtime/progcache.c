@@ -11,16 +11,6 @@
 /* Options every program gets: the portable language level we promise. */
 #define CN_BASE_OPTIONS "-cl-std=CL1.2"
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static const cn_cl_source *find_source(const char *name)
 {
     for (int i = 0; i < cn_cl_source_count; i++)
@@ -66,11 +56,11 @@ static void cache_path(const cn_ctx *ctx, const char *name, const char *opts, co
     const char *parts[] = {ctx->dev.platform_name, ctx->dev.name, ctx->dev.driver,
                            ctx->dev.version, opts};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        h1 = fnv1a(h1, parts[i], strlen(parts[i]) + 1);
-        h2 = fnv1a(h2, parts[i], strlen(parts[i]) + 1);
+        h1 = cn_fnv1a(h1, parts[i], strlen(parts[i]) + 1);
+        h2 = cn_fnv1a(h2, parts[i], strlen(parts[i]) + 1);
     }
-    h1 = fnv1a(h1, text, len);
-    h2 = fnv1a(h2, text, len);
+    h1 = cn_fnv1a(h1, text, len);
+    h2 = cn_fnv1a(h2, text, len);
     snprintf(dst, n, "%s/%s-%016llx%016llx.clbin", ctx->cache_dir, name, (unsigned long long)h1,
              (unsigned long long)h2);
 }

@@ -242,6 +242,13 @@ double cn_seconds(void);
  * sorts v in place. */
 double cn_median(double *v, int n);
 
+/* ---- hashing ----------------------------------------------------------------- */
+
+/* 64-bit FNV-1a of n bytes, continuing from h (start with CN_FNV_OFFSET): the
+ * one hash behind cache keys and dataset shards, stable across hosts. */
+#define CN_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t cn_fnv1a(uint64_t h, const void *p, size_t n);
+
 /* ---- device memory accounting (used by tensor.c's arena) -------------------- */
 
 /* Creates a device buffer, honouring the test switches, and accounts its size. */
