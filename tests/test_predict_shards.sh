@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # caspnet predict --dataset at scale: two shards (one killed mid-video, then resumed) and several device workers give the tree of one clean run; eval names missing videos.
 # Usage (from CTest): test_predict_shards.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
-set -euo pipefail
+set -Eeuo pipefail
 . "$(dirname "$0")/testlib.sh"
+# set -e stops at the first failing command: say which, with the newest log's end (its stderr)
+trap 'rc=$?; echo "FAIL line $LINENO exited $rc; the newest log says:"; ls -t "$W"/*.log 2>/dev/null | head -1 | xargs -r tail -n 20; exit 1' ERR
 SRC=$2
 "$BIN" eval --make-synthetic "$W/root" >/dev/null
 "$BIN" init-weights --variant v --seed 2 --calib-clips 1 --calib-size 32x32 "$W/v.safetensors" 2>/dev/null
