@@ -28,17 +28,17 @@ void op_add(op_cases *l, op_case_fn fn, const void *arg, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->name, sizeof c->name, fmt, ap);
     va_end(ap);
-    c->fn = fn, c->arg = arg;
+    c->fn = fn, c->arg = arg, c->plain = NULL;
 }
 
-/* FNV-1a: a case's seed depends only on its name, not on its position. */
-static uint64_t name_hash(const char *s)
+void op_add_plain(op_cases *l, op_plain_fn fn, const char *name)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    op_add(l, NULL, NULL, "%s", name);
+    l->v[l->n - 1].plain = fn;
 }
+
+/* A case's seed depends only on its name, not on its position. */
+static uint64_t name_hash(const char *s) { return cn_fnv1a(1469598103934665603ULL, s, strlen(s)); }
 
 static void usage(const char *prog)
 {
@@ -147,7 +147,10 @@ int main(int argc, char **argv)
             tu_rng r = tu_seed(families[f]->seed ^ name_hash(c->name));
             const int f0 = tu_failures, k0 = tu_checks;
             const double t0 = cn_seconds();
-            c->fn(ctx, &r, c->arg);
+            if (c->plain)
+                c->plain(ctx);
+            else
+                c->fn(ctx, &r, c->arg);
             TU_OK(cn_ctx_finish(ctx));
             const double dt = cn_seconds() - t0;
             const int fails = tu_failures - f0, checks = tu_checks - k0 - 1;

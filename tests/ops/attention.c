@@ -232,13 +232,6 @@ static void test_rank1(cn_ctx *ctx, tu_rng *r)
     free(x), free(s), free(u), free(b), free(got), free(want);
 }
 
-static void case_attention_errors(cn_ctx *ctx, tu_rng *r, const void *arg)
-{
-    (void)arg;
-    (void)r;
-    test_attention_errors(ctx);
-}
-
 static void case_rank1(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
     (void)arg;
@@ -252,7 +245,7 @@ static void add_cases(op_cases *l)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
-    op_add(l, case_attention_errors, NULL, "shape and argument errors");
+    op_add_plain(l, test_attention_errors, "shape and argument errors");
     op_add(l, case_rank1, NULL, "rank-one residual");
 }
 

@@ -105,18 +105,11 @@ static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, 
 /* Which accumulator the cases exercise depends on the device. */
 static void setup(cn_ctx *ctx) { printf("fp64: %s\n", cn_ctx_device(ctx)->fp64 ? "yes" : "no"); }
 
-static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
-{
-    (void)arg;
-    (void)r;
-    test_rejections(ctx);
-}
-
 static void add_cases(op_cases *l)
 {
     for (int i = 0; i < NCASES; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
-    op_add(l, case_rejections, NULL, "rejections");
+    op_add_plain(l, test_rejections, "rejections");
 }
 
 const op_family op_family_mean = {"mean", 11, add_cases, setup};

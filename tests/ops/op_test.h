@@ -13,10 +13,14 @@
  * (backend, tunings), since the next case shares it. */
 typedef void (*op_case_fn)(cn_ctx *ctx, tu_rng *r, const void *arg);
 
+/* A case that needs only the context (fixed inputs of its own: NaN, rejections, hand-checked values). */
+typedef void (*op_plain_fn)(cn_ctx *ctx);
+
 typedef struct op_case {
     char name[128];
     op_case_fn fn;
     const void *arg;
+    op_plain_fn plain; /* instead of fn when set */
 } op_case;
 
 typedef struct op_cases {
@@ -27,6 +31,8 @@ typedef struct op_cases {
 /* Appends a case named by the printf-style format. */
 void op_add(op_cases *l, op_case_fn fn, const void *arg, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Appends a case that takes only the context. */
+void op_add_plain(op_cases *l, op_plain_fn fn, const char *name);
 
 typedef struct op_family {
     const char *name; /* what `test_ops NAME` selects; CTest runs it as test_ops_NAME */

@@ -165,26 +165,12 @@ static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
     run_case(ctx, r, arg, -3e30, -1e30, "all large negative");
 }
 
-static void case_nan(cn_ctx *ctx, tu_rng *r, const void *arg)
-{
-    (void)arg;
-    (void)r;
-    test_nan(ctx);
-}
-
-static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
-{
-    (void)arg;
-    (void)r;
-    test_rejections(ctx);
-}
-
 static void add_cases(op_cases *l)
 {
     for (int i = 0; i < NCASES; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
-    op_add(l, case_nan, NULL, "NaN propagation");
-    op_add(l, case_rejections, NULL, "rejections");
+    op_add_plain(l, test_nan, "NaN propagation");
+    op_add_plain(l, test_rejections, "rejections");
 }
 
 const op_family op_family_pool = {"pool", 7, add_cases, NULL};

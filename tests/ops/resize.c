@@ -115,26 +115,12 @@ static void test_rejections(cn_ctx *ctx)
 
 static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, r, arg); }
 
-static void case_known_values(cn_ctx *ctx, tu_rng *r, const void *arg)
-{
-    (void)arg;
-    (void)r;
-    test_known_values(ctx);
-}
-
-static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
-{
-    (void)arg;
-    (void)r;
-    test_rejections(ctx);
-}
-
 static void add_cases(op_cases *l)
 {
     for (int i = 0; i < NCASES; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
-    op_add(l, case_known_values, NULL, "hand-checked values");
-    op_add(l, case_rejections, NULL, "rejections");
+    op_add_plain(l, test_known_values, "hand-checked values");
+    op_add_plain(l, test_rejections, "rejections");
 }
 
 const op_family op_family_resize = {"resize", 23, add_cases, NULL};
