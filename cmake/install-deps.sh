@@ -8,6 +8,8 @@ PACKAGES=(
   libclblast-dev libkissfft-dev libstb-dev libcjson-dev       # engine libraries
   libsndfile1-dev libsamplerate0-dev libmatio-dev ffmpeg      # audio, datasets, video
   python3-numpy python3-torch                                 # the PyTorch reference (tests, bench)
+  libopenblas0-pthread   # becomes libblas.so.3 (Debian's alternatives): the float64 reference's
+                         # products 3-5x faster than the netlib BLAS torch and numpy link by default
   clang libclang-rt-14-dev                                    # libFuzzer and sanitizer runtimes (cmake/fuzz.sh)
   oclgrind                                                    # simulated device with GPU limits (cmake/oclgrind.sh)
   python3-venv                                                # the venv Intel's OpenCL CPU runtime goes in (cmake/intel-ocl.sh)
