@@ -55,11 +55,13 @@ done
 
 "$OPS" --list > "$W/cases" || { echo "FAIL: $OPS --list"; exit 1; }
 families=$(cut -d/ -f1 "$W/cases" | uniq)
-export CASPNET_CACHE_DIR=$W/cache   # fresh: every program is built by Oclgrind's compiler
+# a fresh program cache per family (run_family): every program is built by Oclgrind's compiler
 # The own GEMM kernels throughout: the AUTO choice would time CLBlast against
 # them on every context, minutes in a simulator, for kernels that are not ours.
 export CASPNET_GEMM=own
-for fam in $families; do
+# run_family FAM: every kept case of one family; prints its report, exits 1 on any failure.
+run_family() {
+  local fam=$1 fail=0 all big run c b keep skipped t0 i chunk log rc note
   mapfile -t all < <(grep "^$fam/" "$W/cases")
   mapfile -t big < <(printf '%s\n' "${all[@]}" | grep -E "$SKIP")
   # The runner selects by substring, so a case whose name is part of a skipped
@@ -73,15 +75,16 @@ for fam in $families; do
   skipped=$(( ${#all[@]} - ${#run[@]} ))
   if [ ${#run[@]} -eq 0 ]; then
     echo "FAIL $fam: every case is skipped; the family would go unchecked"
-    fail=1
-    continue
+    return 1
   fi
   t0=$(date +%s)
   # the runner takes at most 16 FAMILY/SUBSTRING selections at a time
   for ((i = 0; i < ${#run[@]}; i += 16)); do
     chunk=("${run[@]:i:16}")
     log=$W/$fam-$i.log
-    timeout "$PER_INVOCATION_LIMIT" oclgrind --log "$log" "${FLAGS[@]}" "$OPS" "${chunk[@]}" > "$W/$fam-$i.out" 2>&1
+    # each family its own program cache: families run side by side
+    CASPNET_CACHE_DIR=$W/cache-$fam timeout "$PER_INVOCATION_LIMIT" \
+      oclgrind --log "$log" "${FLAGS[@]}" "$OPS" "${chunk[@]}" > "$W/$fam-$i.out" 2>&1
     rc=$?
     grep -E '^(ok|FAIL) ' "$W/$fam-$i.out" | sed 's/^/  /'
     if [ $rc -ne 0 ]; then
@@ -91,11 +94,30 @@ for fam in $families; do
       fail=1
     fi
     check "$log" "$fam" || { echo "  in one of these cases (run one alone: oclgrind ... $OPS 'FAMILY/CASE'):";
-                             printf '    %s\n' "${chunk[@]}"; }
+                             printf '    %s\n' "${chunk[@]}"; fail=1; }
   done
   note=""
   [ $skipped -gt 0 ] && note=" ($skipped left out: $SKIP)"
   echo "done $fam: ${#run[@]} case(s) in $(( $(date +%s) - t0 )) s$note"
+  return $fail
+}
+
+# The simulator runs a program on about one core, so the families run
+# side by side, one per core (CASPNET_OCLGRIND_JOBS overrides); each report is
+# printed whole, in the order the families finish.
+jobs_max=${CASPNET_OCLGRIND_JOBS:-$(nproc)}
+running=0
+for fam in $families; do
+  if [ $running -ge "$jobs_max" ]; then
+    wait -n || fail=1
+    running=$((running - 1))
+  fi
+  ( run_family "$fam" > "$W/report-$fam" 2>&1; rc=$?; cat "$W/report-$fam"; exit $rc ) &
+  running=$((running + 1))
+done
+while [ $running -gt 0 ]; do
+  wait -n || fail=1
+  running=$((running - 1))
 done
 
 echo "oclgrind: $(( $(date +%s) - start )) s in all"
