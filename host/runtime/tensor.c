@@ -3,6 +3,7 @@
 #include "runtime/half.h"
 #include "runtime/runtime_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,20 @@ const char *cn_shape_str(const cn_tensor *t, char *buf, size_t n)
     if (t->ndim == 0)
         snprintf(buf, n, "(empty)");
     return buf;
+}
+
+void cn_storage_opts(char *opts, size_t n, int count, ...)
+{
+    va_list ap;
+    va_start(ap, count);
+    size_t o = strlen(opts);
+    for (int i = 0; i < count; i++) {
+        const char *name = va_arg(ap, const char *);
+        const cn_tensor *t = va_arg(ap, const cn_tensor *);
+        if (t && t->dtype == CN_F16 && o < n)
+            o += (size_t)snprintf(opts + o, n - o, "%s-D%s=1", o ? " " : "", name);
+    }
+    va_end(ap);
 }
 
 int cn_same_shape(const cn_tensor *a, const cn_tensor *b)

@@ -69,6 +69,13 @@ int cn_tensor_from_host(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shap
 int cn_tensor_from_host_as(cn_ctx *ctx, cn_tensor *t, cn_dtype dtype, int ndim,
                            const int64_t *shape, const float *host);
 
+/* The storage macros of cl/storage.h for one launch: appends " -DNAME=1" to
+ * opts (a NUL-terminated string in n bytes) for every NAME whose tensor is
+ * CN_F16. Float and absent (NULL) tensors add nothing, so a launch on float
+ * tensors keeps the options (and the compiled program) it always had. The
+ * variable arguments are `count` pairs (const char *NAME, const cn_tensor *t). */
+void cn_storage_opts(char *opts, size_t n, int count, ...);
+
 /* Frees every idle buffer held by the arena (device memory goes back to the driver). */
 void cn_arena_trim(cn_ctx *ctx);
 /* Bytes held by tensors now (excluding idle arena buffers). */
