@@ -151,6 +151,51 @@ static void test_arena_and_faults(void)
     cn_ctx_destroy(ctx);
 }
 
+/* The branch-free array conversions give the bits of the single-value ones
+ * (which test_safetensors checks against their definition): every half
+ * widened, and narrowed: every half value, the midpoints between neighbours
+ * (the ties) and the floats either side of each, and random bit patterns.
+ * (All 2^32 floats agreed in a one-off run; this keeps the suite fast.) */
+static void test_half_arrays(void)
+{
+    enum { NH = 65536 };
+    uint16_t *h = malloc(NH * sizeof *h), *got16 = malloc(4 * NH * sizeof *got16);
+    float *f = malloc(4 * (size_t)NH * sizeof *f), *got = malloc(NH * sizeof *got);
+    for (int i = 0; i < NH; i++)
+        h[i] = (uint16_t)i;
+    cn_f16_to_f32_n(got, h, NH);
+    int bad = 0;
+    for (int i = 0; i < NH; i++) {
+        const float want = cn_f16_to_f32(h[i]);
+        bad += memcmp(&want, &got[i], sizeof want) != 0;
+    }
+    TU_CHECK(bad == 0, "cn_f16_to_f32_n: %d of 65536 halves differ from cn_f16_to_f32", bad);
+    tu_rng r = tu_seed(3);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < NH; i++) {
+            float *q = f + 4 * (size_t)i;
+            if (pass == 0) {
+                const float lo = cn_f16_to_f32((uint16_t)i);
+                const float hi = (i & 0x7fff) < 0x7c00 ? cn_f16_to_f32((uint16_t)(i + 1)) : lo;
+                const float mid = (float)(0.5 * ((double)lo + (double)hi));
+                q[0] = lo, q[1] = mid, q[2] = nextafterf(mid, 0.0f), q[3] = nextafterf(mid, 2 * mid);
+            } else {
+                for (int j = 0; j < 4; j++) {
+                    const uint32_t x = (uint32_t)tu_next(&r);
+                    memcpy(&q[j], &x, sizeof x);
+                }
+            }
+        }
+        cn_f32_to_f16_n(got16, f, 4 * (size_t)NH);
+        bad = 0;
+        for (size_t i = 0; i < 4 * (size_t)NH; i++)
+            bad += got16[i] != cn_f32_to_f16(f[i]);
+        TU_CHECK(bad == 0, "cn_f32_to_f16_n: %d of %d %s differ from cn_f32_to_f16", bad, 4 * NH,
+                 pass ? "random floats" : "halves, ties and their neighbours");
+    }
+    free(h), free(got16), free(f), free(got);
+}
+
 /* Half tensors: half the bytes, float on the host, rounded to nearest even on
  * upload (what the host conversion gives, specials included) and exact on
  * download; a tensor larger than one conversion slice crosses in pieces. */
@@ -367,6 +412,7 @@ int main(void)
     test_program_cache();
     test_build_failure();
     test_arena_and_faults();
+    test_half_arrays();
     test_half_tensors();
     test_profiling();
     test_op_state();

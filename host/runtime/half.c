@@ -56,20 +56,67 @@ uint16_t cn_f32_to_f16(float f)
     return (uint16_t)(sign | h);
 }
 
+/* The array forms give the same bits as the single-value ones above, without
+ * branches, so that the compiler vectorizes them: the single-value forms take
+ * about 18 ns per value here (94.6 M weights: 1.7 s at every load), these a
+ * few. Each case is computed and the right one selected. */
+
+/* Half subnormals and zero: m * 2^-24, computed exactly as the float
+ * 2^-14 * (1 + m/1024) less 2^-14. Normal halves and Inf/NaN: the bits moved
+ * into place and the exponent rebiased (by 112, or by 224 to reach 255). */
+static inline float f16_to_f32_sel(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = h & 0x7c00u, m = h & 0x03ffu;
+    uint32_t bits = ((uint32_t)(h & 0x7fffu) << 13) + (112u << 23);
+    bits = e == 0x7c00u ? bits + (112u << 23) : bits;
+    const uint32_t sb = (113u << 23) | (m << 13);
+    float sub;
+    memcpy(&sub, &sb, sizeof sub);
+    sub -= 0x1p-14f;
+    uint32_t subb;
+    memcpy(&subb, &sub, sizeof subb);
+    bits = (e == 0 ? subb : bits) | sign;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Normal range: round the float's 23-bit mantissa to 10 bits (to nearest,
+ * ties to even) in the integer, then rebias; a carry into exponent 31 is the
+ * correct Inf. Below 2^-14: adding 0.5 makes the float unit 2^-24, the half
+ * subnormal's, so the FPU's own round-to-nearest-even does the rounding and
+ * the difference of the bit patterns counts the units. */
+static inline uint16_t f32_to_f16_sel(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    const uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    const uint32_t nrm = ((ax + 0x0fffu + ((ax >> 13) & 1u)) >> 13) - (112u << 10);
+    float a;
+    memcpy(&a, &ax, sizeof a);
+    const float s = a + 0.5f;
+    uint32_t sb;
+    memcpy(&sb, &s, sizeof sb);
+    uint32_t h = ax < 0x38800000u ? sb - 0x3f000000u : nrm;
+    h = ax >= 0x47800000u ? 0x7c00u : h;
+    h = ax > 0x7f800000u ? 0x7e00u | ((ax >> 13) & 0x3ffu) : h;
+    return (uint16_t)(sign | h);
+}
+
 void cn_f16_to_f32_n(float *dst, const uint16_t *src, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        dst[i] = cn_f16_to_f32(src[i]);
+        dst[i] = f16_to_f32_sel(src[i]);
 }
 
 void cn_f32_to_f16_n(uint16_t *dst, const float *src, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        dst[i] = cn_f32_to_f16(src[i]);
+        dst[i] = f32_to_f16_sel(src[i]);
 }
 
 void cn_f16_round_n(float *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        v[i] = cn_f16_to_f32(cn_f32_to_f16(v[i]));
+        v[i] = f16_to_f32_sel(f32_to_f16_sel(v[i]));
 }
