@@ -32,13 +32,41 @@
 #define ATT_KPT (ATT_KB / ATT_TE)
 #define ATT_QW (ATT_TQ * ATT_QPT)
 
+/* Storage of each tensor argument, float (0) or half (1): cl/storage.h.
+ * Scores, the running max and sum and the weighted sums are float whatever
+ * the storage; a half output is rounded once, after the division. */
+#ifndef Q_H
+#define Q_H 0
+#endif
+#ifndef K_H
+#define K_H 0
+#endif
+#ifndef V_H
+#define V_H 0
+#endif
+#ifndef X_H
+#define X_H 0
+#endif
+#ifndef S_H
+#define S_H 0
+#endif
+#ifndef U_H
+#define U_H 0
+#endif
+#ifndef B_H
+#define B_H 0
+#endif
+#ifndef Y_H
+#define Y_H 0
+#endif
+
 /* q (N, D, Lq), k (N, D, Lk), v (N, Dv, Lk), y (N, Dv, Lq); global size
  * (ceil(Lq / ATT_QPT), ATT_TE, N) with local size (ATT_TQ, ATT_TE, 1). Only
  * the ATT_KB x ATT_QW scores of the current block ever exist. */
 __kernel void attention_quadratic(const int D, const int Dv, const int Lq, const int Lk,
-                                  const float scale, __global const float *q,
-                                  __global const float *k, __global const float *v,
-                                  __global float *y)
+                                  const float scale, __global const CN_T(Q_H) *q,
+                                  __global const CN_T(K_H) *k, __global const CN_T(V_H) *v,
+                                  __global CN_T(Y_H) *y)
 {
     __local float sc[ATT_KB * ATT_QW];
     const int tq = get_local_id(0), te = get_local_id(1), n = get_global_id(2);
@@ -72,12 +100,12 @@ __kernel void attention_quadratic(const int D, const int Dv, const int Lq, const
             for (int i = 0; i < ATT_KPT; i++)
                 dot[r][i] = 0.0f;
         for (int d = 0; d < D; d++) {
-            __global const float *kd = k + (long)d * Lk + j0 + te;
+            __global const CN_T(K_H) *kd = k + (long)d * Lk + j0 + te;
             float kv[ATT_KPT];
             for (int i = 0; i < ATT_KPT; i++)
-                kv[i] = te + i * ATT_TE < nk ? kd[i * ATT_TE] : 0.0f;
+                kv[i] = te + i * ATT_TE < nk ? CN_LD(K_H, kd, i * ATT_TE) : 0.0f;
             for (int r = 0; r < ATT_QPT; r++) {
-                const float qd = q[(long)d * Lq + lc[r]];
+                const float qd = CN_LD(Q_H, q, (long)d * Lq + lc[r]);
                 for (int i = 0; i < ATT_KPT; i++)
                     dot[r][i] = fma(qd, kv[i], dot[r][i]);
             }
@@ -113,10 +141,10 @@ __kernel void attention_quadratic(const int D, const int Dv, const int Lq, const
                 p[r] = exp(sc[kk * ATT_QW + tq + r * ATT_TQ] - m[r]);
                 s[r] += p[r];
             }
-            __global const float *vj = v + j0 + kk;
+            __global const CN_T(V_H) *vj = v + j0 + kk;
             for (int i = 0; i < ATT_EPT; i++) {
                 /* Channels past Dv re-read the last one; their sums are dropped. */
-                const float vv = vj[(long)min(te + i * ATT_TE, Dv - 1) * Lk];
+                const float vv = CN_LD(V_H, vj, (long)min(te + i * ATT_TE, Dv - 1) * Lk);
                 for (int r = 0; r < ATT_QPT; r++)
                     acc[r][i] = fma(p[r], vv, acc[r][i]);
             }
@@ -132,7 +160,7 @@ __kernel void attention_quadratic(const int D, const int Dv, const int Lq, const
         for (int i = 0; i < ATT_EPT; i++) {
             const int e = te + i * ATT_TE;
             if (e < Dv)
-                y[(long)e * Lq + l] = acc[r][i] * inv;
+                CN_ST(Y_H, y, (long)e * Lq + l, acc[r][i] * inv);
         }
     }
 }
@@ -140,15 +168,16 @@ __kernel void attention_quadratic(const int D, const int Dv, const int Lq, const
 /* y[n, c, l] = x[n, c, l] + s[n, l] * u[n, c] + b[c]; global size (L, C, N).
  * has_s / has_b select the optional terms (the buffers are then unused). y may
  * alias x: each element is read and written by the same work-item only. */
-__kernel void rank1_residual(const int C, const int L, __global const float *x,
-                             __global const float *s, const int has_s, __global const float *u,
-                             __global const float *b, const int has_b, __global float *y)
+__kernel void rank1_residual(const int C, const int L, __global const CN_T(X_H) *x,
+                             __global const CN_T(S_H) *s, const int has_s,
+                             __global const CN_T(U_H) *u, __global const CN_T(B_H) *b,
+                             const int has_b, __global CN_T(Y_H) *y)
 {
     const int l = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (l >= L || c >= C)
         return;
     const long i = ((long)n * C + c) * L + l;
-    const float sv = has_s ? s[(long)n * L + l] : 1.0f;
-    const float bv = has_b ? b[c] : 0.0f;
-    y[i] = x[i] + fma(sv, u[n * C + c], bv);
+    const float sv = has_s ? CN_LD(S_H, s, (long)n * L + l) : 1.0f;
+    const float bv = has_b ? CN_LD(B_H, b, c) : 0.0f;
+    CN_ST(Y_H, y, i, CN_LD(X_H, x, i) + fma(sv, CN_LD(U_H, u, n * C + c), bv));
 }

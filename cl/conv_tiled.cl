@@ -43,8 +43,10 @@
  *   CT_TM, CT_TN  tile of Y per work-group: output channels x positions (64 x 128)
  *   CT_TK         K depth of a staged slice (16)
  *   CT_WM, CT_WN  register tile per work-item (4 x 8: 32 accumulators)
- *   CT_STORE_HALF 1: x and w are stored as half and read with vload_half (0:
- *                 float). Accumulation, local tiles and the epilogue stay float.
+ * Storage of x, w, res and y, float (0) or half (1) each: X_H, W_H, R_H, Y_H
+ * (cl/storage.h). The local tiles, the accumulators and the epilogue are
+ * float whatever the storage; a half y is rounded once at the end. bias,
+ * pscale and pshift are always float (per channel, a few KiB).
  * Constraints (checked below): with G = (CT_TM/CT_WM)*(CT_TN/CT_WN) items,
  * G divisible by CT_TM and by CT_TN, and CT_TK*CT_TM, CT_TK*CT_TN by G. */
 
@@ -63,8 +65,17 @@
 #ifndef CT_WN
 #define CT_WN 8
 #endif
-#ifndef CT_STORE_HALF
-#define CT_STORE_HALF 0
+#ifndef X_H
+#define X_H 0
+#endif
+#ifndef W_H
+#define W_H 0
+#endif
+#ifndef R_H
+#define R_H 0
+#endif
+#ifndef Y_H
+#define Y_H 0
 #endif
 
 #define NTX (CT_TN / CT_WN)
@@ -76,14 +87,6 @@
 #if CT_TM % CT_WM || CT_TN % CT_WN || WG % CT_TM || WG % CT_TN || (CT_TK * CT_TM) % WG || \
     (CT_TK * CT_TN) % WG
 #error "conv_tiled: tile sizes break the constraints listed at the top of cl/conv_tiled.cl"
-#endif
-
-#if CT_STORE_HALF
-#define STORE half
-static inline float ld_store(__global const STORE *p, const int i) { return vload_half(i, p); }
-#else
-#define STORE float
-static inline float ld_store(__global const STORE *p, const int i) { return p[i]; }
 #endif
 
 /* flags: the bits of cl/conv3d.cl, plus F_TRANS */
@@ -109,7 +112,7 @@ typedef struct col_info {
 static inline float gather(const col_info *ci, const int c, const int kt, const int kh,
                            const int kw, const int T, const int H, const int W, const int sT,
                            const int sH, const int sW, const int dT, const int dH, const int dW,
-                           const int flags, __global const STORE *x,
+                           const int flags, __global const CN_T(X_H) *x,
                            __global const float *pscale, __global const float *pshift)
 {
     int it, ih, iw;
@@ -125,7 +128,7 @@ static inline float gather(const col_info *ci, const int c, const int kt, const 
     }
     if (!ci->ok || it >= T || ih >= H || iw >= W)
         return 0.0f;
-    float v = ld_store(x, ci->xb + c * (T * H * W) + (it * H + ih) * W + iw);
+    float v = CN_LD(X_H, x, ci->xb + c * (T * H * W) + (it * H + ih) * W + iw);
     if (flags & F_PSCALE)
         v *= pscale[c];
     if (flags & F_PSHIFT)
@@ -141,11 +144,11 @@ __kernel __attribute__((reqd_work_group_size(NTX, NTY, 1))) void conv_tiled(
     const int yoff, const int T, const int H, const int W, const int To, const int Ho,
     const int Wo, const int kT, const int kH, const int kW, const int sT, const int sH,
     const int sW, const int pT, const int pH, const int pW, const int dT, const int dH,
-    const int dW, __global const STORE *x, __global const STORE *w, const int wbase,
+    const int dW, __global const CN_T(X_H) *x, __global const CN_T(W_H) *w, const int wbase,
     const int R, const int wsb, const int wsm, const int wsc, const int wst, const int wsh,
     const int wsw, __global const float *bias, __global const float *pscale,
-    __global const float *pshift, __global const float *res, const int Cr, const int roff,
-    const int flags, const float alpha, __global float *y)
+    __global const float *pshift, __global const CN_T(R_H) *res, const int Cr, const int roff,
+    const int flags, const float alpha, __global CN_T(Y_H) *y)
 {
     __local float As[CT_TK][CT_TM];
     __local float Bs[CT_TK][CT_TN];
@@ -192,7 +195,7 @@ __kernel __attribute__((reqd_work_group_size(NTX, NTY, 1))) void conv_tiled(
 #pragma unroll
             for (int j = 0; j < A_PER; j++) {
                 const int kk = ak0 + j * (WG / CT_TM);
-                As[kk][am] = mok ? ld_store(w, woff + kk * wsc) : 0.0f;
+                As[kk][am] = mok ? CN_LD(W_H, w, woff + kk * wsc) : 0.0f;
             }
 #pragma unroll
             for (int j = 0; j < B_PER; j++) {
@@ -208,7 +211,7 @@ __kernel __attribute__((reqd_work_group_size(NTX, NTY, 1))) void conv_tiled(
                 if (mok && k < K) {
                     const int tap = k / Ci, c = k - tap * Ci;
                     const int kt = tap / HWk, kh = tap / kW % kH, kw = tap % kW;
-                    v = ld_store(w, wrow + c * wsc + kt * wst + kh * wsh + kw * wsw);
+                    v = CN_LD(W_H, w, wrow + c * wsc + kt * wst + kh * wsh + kw * wsw);
                 }
                 As[kk][am] = v;
             }
@@ -261,10 +264,10 @@ __kernel __attribute__((reqd_work_group_size(NTX, NTY, 1))) void conv_tiled(
                 v += bias[m];
             v *= alpha;
             if (flags & F_RES)
-                v += res[(n * Cr + roff + m) * L + l];
+                v += CN_LD(R_H, res, (n * Cr + roff + m) * L + l);
             if (flags & F_RELU)
                 v = fmax(v, 0.0f);
-            y[(n * Cy + yoff + m) * L + l] = v;
+            CN_ST(Y_H, y, (n * Cy + yoff + m) * L + l, v);
         }
     }
 }

@@ -6,6 +6,21 @@
 #define TRM 4
 #endif
 
+/* Storage of x, w, res and y, float (0) or half (1): cl/storage.h; bias,
+ * pscale and pshift are float. Sums and the epilogue are float. */
+#ifndef X_H
+#define X_H 0
+#endif
+#ifndef W_H
+#define W_H 0
+#endif
+#ifndef R_H
+#define R_H 0
+#endif
+#ifndef Y_H
+#define Y_H 0
+#endif
+
 #define F_BIAS 1
 #define F_RES 2
 #define F_RELU 4
@@ -20,9 +35,9 @@ __kernel void conv_transpose_gather(
     const int T, const int H, const int W, const int To, const int Ho, const int Wo,
     const int kT, const int kH, const int kW, const int sT, const int sH, const int sW,
     const int pT, const int pH, const int pW, const int dT, const int dH, const int dW,
-    __global const float *x, __global const float *w, __global const float *bias,
-    __global const float *pscale, __global const float *pshift, __global const float *res,
-    const int Cr, const int roff, const int flags, const float alpha, __global float *y)
+    __global const CN_T(X_H) *x, __global const CN_T(W_H) *w, __global const float *bias,
+    __global const float *pscale, __global const float *pshift, __global const CN_T(R_H) *res,
+    const int Cr, const int roff, const int flags, const float alpha, __global CN_T(Y_H) *y)
 {
     const int pos = get_global_id(0), m0 = get_global_id(1) * TRM, n = get_global_id(2);
     const int L = To * Ho * Wo;
@@ -31,7 +46,7 @@ __kernel void conv_transpose_gather(
     const int wo = pos % Wo, ho = pos / Wo % Ho, to = pos / Wo / Ho;
     const int KS = kT * kH * kW;
     const long THW = (long)T * H * W;
-    __global const float *xb = x + ((long)n * Cx + xoff) * THW;
+    __global const CN_T(X_H) *xb = x + ((long)n * Cx + xoff) * THW;
     float acc[TRM];
     for (int i = 0; i < TRM; i++)
         acc[i] = 0.0f;
@@ -50,16 +65,16 @@ __kernel void conv_transpose_gather(
                 const long xi = ((long)(nt / sT) * H + nh / sH) * W + nw / sW;
                 const int tap = (kt * kH + kh) * kW + kw;
                 for (int ci = 0; ci < Ci; ci++) {
-                    float v = xb[ci * THW + xi];
+                    float v = CN_LD(X_H, xb, ci * THW + xi);
                     if (flags & F_PSCALE)
                         v *= pscale[ci];
                     if (flags & F_PSHIFT)
                         v += pshift[ci];
                     if (flags & F_PRELU)
                         v = fmax(v, 0.0f);
-                    __global const float *wc = w + ((long)ci * Co) * KS + tap;
+                    __global const CN_T(W_H) *wc = w + ((long)ci * Co) * KS + tap;
                     for (int i = 0; i < TRM; i++)
-                        acc[i] = fma(v, wc[(long)min(m0 + i, Co - 1) * KS], acc[i]);
+                        acc[i] = fma(v, CN_LD(W_H, wc, (long)min(m0 + i, Co - 1) * KS), acc[i]);
                 }
             }
         }
@@ -71,9 +86,9 @@ __kernel void conv_transpose_gather(
             o += bias[m];
         o *= alpha;
         if (flags & F_RES)
-            o += res[((long)n * Cr + roff + m) * L + pos];
+            o += CN_LD(R_H, res, ((long)n * Cr + roff + m) * L + pos);
         if (flags & F_RELU)
             o = fmax(o, 0.0f);
-        y[((long)n * Cy + yoff + m) * L + pos] = o;
+        CN_ST(Y_H, y, ((long)n * Cy + yoff + m) * L + pos, o);
     }
 }

@@ -13,6 +13,14 @@
 #ifndef MEAN_FP64
 #define MEAN_FP64 0
 #endif
+/* Storage of x and y, float (0) or half (1): cl/storage.h. The sum is acc_t
+ * either way; a half y is the mean rounded once. */
+#ifndef X_H
+#define X_H 0
+#endif
+#ifndef Y_H
+#define Y_H 0
+#endif
 
 #if MEAN_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -34,15 +42,15 @@ static void acc_add(acc_t *s, acc_t *c, const acc_t v)
  * sums a strided share, then the group combines the pairs in a tree (pairwise
  * summation), carrying the compensation terms along. */
 __kernel __attribute__((reqd_work_group_size(MEAN_WG, 1, 1)))
-void mean_rows(const int outer, const int R, __global const float *x, __global float *y)
+void mean_rows(const int outer, const int R, __global const CN_T(X_H) *x, __global CN_T(Y_H) *y)
 {
     __local acc_t ls[MEAN_WG], lc[MEAN_WG];
     int lid = get_local_id(0), o = get_global_id(1);
     acc_t s = 0, c = 0;
     if (o < outer) {
-        __global const float *row = x + (long)o * R;
+        __global const CN_T(X_H) *row = x + (long)o * R;
         for (int r = lid; r < R; r += MEAN_WG)
-            acc_add(&s, &c, (acc_t)row[r]);
+            acc_add(&s, &c, (acc_t)CN_LD(X_H, row, r));
     }
     ls[lid] = s;
     lc[lid] = c;
@@ -57,20 +65,20 @@ void mean_rows(const int outer, const int R, __global const float *x, __global f
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0 && o < outer)
-        y[o] = (float)((ls[0] + lc[0]) / (acc_t)R);
+        CN_ST(Y_H, y, o, (float)((ls[0] + lc[0]) / (acc_t)R));
 }
 
 /* inner > 1: one work-item per output (o, i), looping over R with stride
  * inner; neighbouring items read neighbouring addresses. */
-__kernel void mean_cols(const int outer, const int R, const int inner, __global const float *x,
-                        __global float *y)
+__kernel void mean_cols(const int outer, const int R, const int inner,
+                        __global const CN_T(X_H) *x, __global CN_T(Y_H) *y)
 {
     int i = get_global_id(0), o = get_global_id(1);
     if (i >= inner || o >= outer)
         return;
-    __global const float *col = x + (long)o * R * inner + i;
+    __global const CN_T(X_H) *col = x + (long)o * R * inner + i;
     acc_t s = 0, c = 0;
     for (int r = 0; r < R; r++)
-        acc_add(&s, &c, (acc_t)col[(long)r * inner]);
-    y[(long)o * inner + i] = (float)((s + c) / (acc_t)R);
+        acc_add(&s, &c, (acc_t)CN_LD(X_H, col, (long)r * inner));
+    CN_ST(Y_H, y, (long)o * inner + i, (float)((s + c) / (acc_t)R));
 }

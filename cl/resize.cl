@@ -5,6 +5,15 @@
  * it by an ulp, which at coordinate ~100 is a 1e-5 change in the weights. */
 #pragma OPENCL FP_CONTRACT OFF
 
+/* Storage of x and y, float (0) or half (1): cl/storage.h. The blend is
+ * float either way; a half y is rounded once, after any accumulation. */
+#ifndef X_H
+#define X_H 0
+#endif
+#ifndef Y_H
+#define Y_H 0
+#endif
+
 /* Source index and the weight of its upper neighbour along one axis; the
  * caller reads the upper neighbour at min(i0 + 1, n - 1). */
 static int src_index(const int dst, const float scale, const int n, float *lambda)
@@ -21,7 +30,7 @@ static int src_index(const int dst, const float scale, const int n, float *lambd
  * PyTorch does. accumulate = 1 adds the resized value to y. */
 __kernel void resize_bilinear(const int total, const int Hi, const int Wi, const int Ho,
                               const int Wo, const float sh, const float sw, const int accumulate,
-                              __global const float *x, __global float *y)
+                              __global const CN_T(X_H) *x, __global CN_T(Y_H) *y)
 {
     int i = get_global_id(0);
     if (i >= total)
@@ -30,10 +39,10 @@ __kernel void resize_bilinear(const int total, const int Hi, const int Wi, const
     float lh, lw;
     int h0 = src_index(ho, sh, Hi, &lh), w0 = src_index(wo, sw, Wi, &lw);
     int h1 = min(h0 + 1, Hi - 1), w1 = min(w0 + 1, Wi - 1);
-    __global const float *xp = x + (long)l * Hi * Wi;
-    float v00 = xp[h0 * Wi + w0], v01 = xp[h0 * Wi + w1];
-    float v10 = xp[h1 * Wi + w0], v11 = xp[h1 * Wi + w1];
+    __global const CN_T(X_H) *xp = x + (long)l * Hi * Wi;
+    float v00 = CN_LD(X_H, xp, h0 * Wi + w0), v01 = CN_LD(X_H, xp, h0 * Wi + w1);
+    float v10 = CN_LD(X_H, xp, h1 * Wi + w0), v11 = CN_LD(X_H, xp, h1 * Wi + w1);
     /* same association as PyTorch's CPU kernel */
     float v = (1.0f - lh) * ((1.0f - lw) * v00 + lw * v01) + lh * ((1.0f - lw) * v10 + lw * v11);
-    y[i] = accumulate ? y[i] + v : v;
+    CN_ST(Y_H, y, i, accumulate ? CN_LD(Y_H, y, i) + v : v);
 }

@@ -4,6 +4,7 @@
 
 #include "runtime/status.h"
 #include "runtime/runtime.h"
+#include "runtime/half.h"
 #include "runtime/tensor.h"
 #include "model/weights.h"
 #include "model/model.h"

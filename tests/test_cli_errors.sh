@@ -55,6 +55,8 @@ expect_error "missing weights"     "nonexistent"        "$BIN" "${F[@]}" "$W/non
 expect_error "8-frame clip"        "N x 3 x 16"         "$BIN" "${F[@]}" "$W/v.safetensors" --clip "$W/clip8.npy" --out "$W/out.npy"
 expect_error "clip is not npy"     "v.safetensors"      "$BIN" "${F[@]}" "$W/v.safetensors" --clip "$W/v.safetensors" --out "$W/out.npy"
 expect_error "bad attention"       "linear or quadratic" "$BIN" "${F[@]}" "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/out.npy" --attention cubic
+expect_error "bad precision"       "fp32, fp16 or auto" "$BIN" "${F[@]}" "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/out.npy" --precision half
+expect_error "bad bench precision" "fp32, fp16 or auto" "$BIN" bench --precision fp32,fp8
 expect_error "out is an input"     "refusing"           "$BIN" "${F[@]}" "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/clip.npy"
 expect_error "init-weights exists" "exists"             "$BIN" init-weights "$W/v.safetensors"
 expect_error "info on bad file"    "F64"                "$BIN" info "$W/dtype.safetensors"
@@ -62,5 +64,15 @@ expect_error "info on bad file"    "F64"                "$BIN" info "$W/dtype.sa
 # the forward that works writes its output
 "$BIN" forward --quiet --weights "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/out.npy" && [ -s "$W/out.npy" ] \
   && ok "forward writes its output" || bad "forward on good input"
+
+# --precision fp16 never fails: it runs in fp16, or in fp32 after one note saying why
+rm -f "$W/out16.npy"
+if "$BIN" forward --precision fp16 --weights "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/out16.npy" \
+     2> "$W/stderr" && [ -s "$W/out16.npy" ]; then
+  if grep -q "^caspnet: device .*, precision fp16$" "$W/stderr"; then ok "forward --precision fp16 runs in fp16"
+  elif grep -q "^caspnet: device .*, precision fp32$" "$W/stderr" && [ "$(grep -c '^caspnet: note: precision fp16' "$W/stderr")" -eq 1 ]; then
+    ok "forward --precision fp16 falls back: $(grep '^caspnet: note:' "$W/stderr")"
+  else bad "forward --precision fp16: neither fp16 nor one fallback note:"; cat "$W/stderr"; fi
+else bad "forward --precision fp16 failed:"; cat "$W/stderr"; fi
 
 finish test_cli_errors

@@ -1,4 +1,4 @@
-/* The public engine API end to end on small clips: load, run float and 8-bit inputs, determinism, peak memory, and its errors. */
+/* The public engine API end to end on small clips: load, run float and 8-bit inputs, determinism, peak memory, the precision option, and its errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +7,93 @@
 #include "testutil.h"
 #include "model/weights_init.h"
 
+/* The precision option: names, the rule on made-up devices, the engine on
+ * this one, and a model stored in half. */
+static void test_precision(void)
+{
+    cn_precision p;
+    for (int i = 0; i < 3; i++) {
+        TU_OK(cn_precision_parse(cn_precision_name((cn_precision)i), &p));
+        TU_CHECK(p == (cn_precision)i, "precision name %d round trip", i);
+    }
+    TU_FAILS(CN_ERR_ARG, cn_precision_parse("half", &p));
+    TU_CHECK(strstr(cn_last_error(), "half") != NULL, "the message names the bad value");
+
+    /* the rule: devices made up from their type and fp16 flag */
+    cn_device_info cpu = {0}, gpu = {0}, gpu16 = {0}, cpu16 = {0};
+    cpu.type = cpu16.type = CL_DEVICE_TYPE_CPU;
+    gpu.type = gpu16.type = CL_DEVICE_TYPE_GPU;
+    cpu16.fp16 = gpu16.fp16 = 1;
+    snprintf(cpu.name, sizeof cpu.name, "NoHalfCPU");
+    snprintf(gpu.name, sizeof gpu.name, "NoHalfGPU");
+    char note[512];
+    const cn_device_info *all[4] = {&cpu, &gpu, &cpu16, &gpu16};
+    for (int i = 0; i < 4; i++) {
+        TU_CHECK(cn_precision_resolve(all[i], CN_PRECISION_FP32, note, sizeof note) ==
+                     CN_PRECISION_FP32 && !note[0], "fp32 stays fp32, silently (device %d)", i);
+        /* auto asks for fp16 only where a GPU has it: elsewhere no note */
+        if (all[i] != &gpu16)
+            TU_CHECK(cn_precision_resolve(all[i], CN_PRECISION_AUTO, note, sizeof note) ==
+                         CN_PRECISION_FP32 && !note[0], "auto is fp32, silently (device %d)", i);
+    }
+    for (int i = 0; i < 2; i++) {
+        TU_CHECK(cn_precision_resolve(all[i], CN_PRECISION_FP16, note, sizeof note) ==
+                     CN_PRECISION_FP32 && strstr(note, all[i]->name) && strstr(note, "cl_khr_fp16"),
+                 "fp16 without cl_khr_fp16 falls back to fp32 with a note naming the device and "
+                 "the extension: '%s'", note);
+    }
+
+    /* this device: fp16 runs, or falls back with the note; never fails */
+    cn_engine *e = NULL;
+    TU_FAILS(CN_ERR_ARG, cn_engine_create(&(cn_engine_opts){.precision = (cn_precision)9}, &e));
+    TU_OK(cn_engine_create(&(cn_engine_opts){.precision = CN_PRECISION_FP16}, &e));
+    if (!e)
+        return;
+    const cn_device_info *d = cn_ctx_device(cn_engine_ctx(e));
+    const cn_precision used = cn_engine_precision(e);
+    printf("precision fp16 on %s (cl_khr_fp16 %s): %s%s%s\n", d->name, d->fp16 ? "yes" : "no",
+           cn_precision_name(used), cn_engine_precision_note(e)[0] ? "; note: " : "",
+           cn_engine_precision_note(e));
+    TU_CHECK(used == CN_PRECISION_FP16 || used == CN_PRECISION_FP32, "resolved to fp32 or fp16");
+    TU_CHECK(d->fp16 || (used == CN_PRECISION_FP32 && strstr(cn_engine_precision_note(e),
+                                                             "cl_khr_fp16")),
+             "without cl_khr_fp16: fp32 and a note that says why");
+    TU_CHECK((used == CN_PRECISION_FP16) == !cn_engine_precision_note(e)[0],
+             "a note exactly when fp16 was asked for and is not used");
+
+    /* a model stored in half takes about half the weight memory */
+    cn_weights *w = NULL;
+    TU_OK(cn_weights_new("av", &w));
+    if (w) {
+        cn_weights_randomize(w, 4);
+        cn_model *m32 = NULL, *m16 = NULL;
+        TU_OK(cn_model_create_as(cn_engine_ctx(e), w, CN_F32, &m32));
+        TU_OK(cn_model_create_as(cn_engine_ctx(e), w, CN_F16, &m16));
+        if (m32 && m16) {
+            const double ratio = (double)cn_model_weight_bytes(m16) / (double)cn_model_weight_bytes(m32);
+            printf("weights on the device: %.1f MiB as fp32, %.1f MiB as fp16 (%.3f)\n",
+                   (double)cn_model_weight_bytes(m32) / (1 << 20),
+                   (double)cn_model_weight_bytes(m16) / (1 << 20), ratio);
+            TU_CHECK(ratio > 0.5 && ratio < 0.51, "half weights take %.3f of the float ones", ratio);
+            TU_CHECK(cn_model_dtype(m16) == CN_F16 && cn_model_dtype(m32) == CN_F32, "model dtype");
+        }
+        TU_FAILS(CN_ERR_ARG, cn_model_create_as(cn_engine_ctx(e), w, (cn_dtype)3, &m16));
+        cn_model_destroy(m32);
+        cn_model_destroy(m16);
+        /* the engine in its resolved precision loads and runs */
+        TU_OK(cn_engine_load_weights(e, w));
+        float *clip = calloc((size_t)3 * 16 * 32 * 32, sizeof *clip), *mel = calloc(96 * 64, 4);
+        float sal[32 * 32];
+        TU_OK(cn_engine_run(e, 1, 32, 32, clip, mel, sal));
+        free(clip), free(mel);
+        cn_weights_free(w);
+    }
+    cn_engine_destroy(e);
+}
+
 int main(void)
 {
+    test_precision();
     cn_engine *e = NULL;
     TU_OK(cn_engine_create(NULL, &e));
     if (!e)

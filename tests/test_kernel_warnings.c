@@ -54,19 +54,23 @@ static int option_sets(cn_ctx *ctx, const char *program, opt_list *l)
         const int ept[] = {1, 2, 4, 8, 16, 32, 64};
         for (size_t i = 0; i < sizeof ept / sizeof ept[0]; i++)
             add(l, "-DATT_EPT=%d -DATT_TQ=%d", ept[i], tq > 0 ? tq : 1);
+        add(l, "-DATT_EPT=32 -DATT_TQ=%d -DQ_H=1 -DK_H=1 -DV_H=1 -DY_H=1", tq > 0 ? tq : 1);
+        add(l, "%s", "-DX_H=1 -DS_H=1 -DU_H=1 -DB_H=1 -DY_H=1");
     } else if (strcmp(program, "conv3d") == 0) {
         add(l, "%s", cn_conv_tuning(ctx));
     } else if (strcmp(program, "conv_tiled") == 0) {
         /* the tile sets host/ops/conv_tiled.c builds (its default, then the
-         * smaller fallbacks), and half storage for the fp16 work to come */
+         * smaller fallbacks), and half storage of every tensor */
         add(l, "%s", "-DCT_TM=64 -DCT_TN=128 -DCT_TK=16 -DCT_WM=4 -DCT_WN=8");
         add(l, "%s", "-DCT_TM=32 -DCT_TN=64 -DCT_TK=16 -DCT_WM=4 -DCT_WN=4");
         add(l, "%s", "-DCT_TM=16 -DCT_TN=16 -DCT_TK=16 -DCT_WM=2 -DCT_WN=2");
-        add(l, "%s", "-DCT_STORE_HALF=1");
+        add(l, "%s", "-DX_H=1 -DW_H=1 -DR_H=1 -DY_H=1");
     } else if (strcmp(program, "conv_transpose3d") == 0) {
         add(l, "-DTRM=4");
+        add(l, "-DTRM=4 -DX_H=1 -DW_H=1 -DR_H=1 -DY_H=1");
     } else if (strcmp(program, "eltwise") == 0) {
         add(l, "-DEW_PER_ITEM=4");
+        add(l, "-DEW_PER_ITEM=4 -DX_H=1 -DZ_H=1 -DY_H=1");
     } else if (strcmp(program, "gemm") == 0) {
         /* the context's tuning for each transpose combination, and the
          * local-memory tiles (the default where local memory is real) */
@@ -82,10 +86,16 @@ static int option_sets(cn_ctx *ctx, const char *program, opt_list *l)
     } else if (strcmp(program, "mean") == 0) {
         int wg = pow2_within(MEAN_WG, dev->max_wg);
         add(l, "-DMEAN_WG=%d -DMEAN_FP64=0", wg);
-        if (dev->fp64)
+        add(l, "-DMEAN_WG=%d -DMEAN_FP64=0 -DX_H=1 -DY_H=1", wg);
+        if (dev->fp64) {
             add(l, "-DMEAN_WG=%d -DMEAN_FP64=1", wg);
-    } else if (strcmp(program, "linear") != 0 && strcmp(program, "pool") != 0 &&
-               strcmp(program, "resize") != 0) {
+            add(l, "-DMEAN_WG=%d -DMEAN_FP64=1 -DX_H=1 -DY_H=1", wg);
+        }
+    } else if (strcmp(program, "linear") == 0) {
+        add(l, "%s", "-DY_H=1 -DB_H=1");
+    } else if (strcmp(program, "pool") == 0 || strcmp(program, "resize") == 0) {
+        add(l, "%s", "-DX_H=1 -DY_H=1"); /* half storage (cl/storage.h) */
+    } else {
         return 0;
     }
     return 1;

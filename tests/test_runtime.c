@@ -1,4 +1,5 @@
-/* Runtime tests: device listing and choice, the on-disk program cache (a second context loads instead of compiling), build failures, allocation faults and the arena, per-context op state and tunings. */
+/* Runtime tests: device listing and choice, the on-disk program cache (a second context loads instead of compiling), build failures, allocation faults and the arena, half tensors, per-context op state and tunings. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +86,18 @@ static void test_build_failure(void)
     TU_CHECK(strstr(cn_last_error(), "cl/eltwise.cl") && strstr(cn_last_error(), "build log"),
              "build failure message should name the file and carry the log: %s",
              cn_last_error());
+    /* the broken line, numbered in eltwise.cl, not counting the storage
+     * prelude in front of it (the #line 1 between them) */
+    int lines = 0;
+    for (int i = 0; i < cn_cl_source_count; i++)
+        if (strcmp(cn_cl_sources[i].name, "eltwise") == 0)
+            for (size_t j = 0; j < cn_cl_sources[i].len; j++)
+                lines += cn_cl_sources[i].text[j] == '\n';
+    char at[32];
+    snprintf(at, sizeof at, ":%d:", lines + 2);
+    TU_CHECK(lines > 0 && strstr(cn_last_error(), at) != NULL,
+             "the build log should place the error at line %d of cl/eltwise.cl: %s", lines + 2,
+             cn_last_error());
     unsetenv("CASPNET_TEST_BREAK_PROGRAM");
     TU_OK(cn_kernel(ctx, "eltwise", NULL, "axpby", &k));
     TU_FAILS(CN_ERR_ARG, cn_kernel(ctx, "no_such_program", NULL, "x", &k));
@@ -135,6 +148,100 @@ static void test_arena_and_faults(void)
     TU_CHECK(strstr(cn_last_error(), "200 tensor") != NULL, "OOM message should name the tensor: %s",
              cn_last_error());
     cn_tensor_release(ctx, &a);
+    cn_ctx_destroy(ctx);
+}
+
+/* The branch-free array conversions give the bits of the single-value ones
+ * (which test_safetensors checks against their definition): every half
+ * widened, and narrowed: every half value, the midpoints between neighbours
+ * (the ties) and the floats either side of each, and random bit patterns.
+ * (All 2^32 floats agreed in a one-off run; this keeps the suite fast.) */
+static void test_half_arrays(void)
+{
+    enum { NH = 65536 };
+    uint16_t *h = malloc(NH * sizeof *h), *got16 = malloc(4 * NH * sizeof *got16);
+    float *f = malloc(4 * (size_t)NH * sizeof *f), *got = malloc(NH * sizeof *got);
+    for (int i = 0; i < NH; i++)
+        h[i] = (uint16_t)i;
+    cn_f16_to_f32_n(got, h, NH);
+    int bad = 0;
+    for (int i = 0; i < NH; i++) {
+        const float want = cn_f16_to_f32(h[i]);
+        bad += memcmp(&want, &got[i], sizeof want) != 0;
+    }
+    TU_CHECK(bad == 0, "cn_f16_to_f32_n: %d of 65536 halves differ from cn_f16_to_f32", bad);
+    tu_rng r = tu_seed(3);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < NH; i++) {
+            float *q = f + 4 * (size_t)i;
+            if (pass == 0) {
+                const float lo = cn_f16_to_f32((uint16_t)i);
+                const float hi = (i & 0x7fff) < 0x7c00 ? cn_f16_to_f32((uint16_t)(i + 1)) : lo;
+                const float mid = (float)(0.5 * ((double)lo + (double)hi));
+                q[0] = lo, q[1] = mid, q[2] = nextafterf(mid, 0.0f), q[3] = nextafterf(mid, 2 * mid);
+            } else {
+                for (int j = 0; j < 4; j++) {
+                    const uint32_t x = (uint32_t)tu_next(&r);
+                    memcpy(&q[j], &x, sizeof x);
+                }
+            }
+        }
+        cn_f32_to_f16_n(got16, f, 4 * (size_t)NH);
+        bad = 0;
+        for (size_t i = 0; i < 4 * (size_t)NH; i++)
+            bad += got16[i] != cn_f32_to_f16(f[i]);
+        TU_CHECK(bad == 0, "cn_f32_to_f16_n: %d of %d %s differ from cn_f32_to_f16", bad, 4 * NH,
+                 pass ? "random floats" : "halves, ties and their neighbours");
+    }
+    free(h), free(got16), free(f), free(got);
+}
+
+/* Half tensors: half the bytes, float on the host, rounded to nearest even on
+ * upload (what the host conversion gives, specials included) and exact on
+ * download; a tensor larger than one conversion slice crosses in pieces. */
+static void test_half_tensors(void)
+{
+    cn_ctx *ctx = NULL;
+    TU_OK(cn_ctx_create(&(cn_ctx_opts){.cache_dir = "off"}, &ctx));
+    if (!ctx)
+        return;
+    TU_CHECK(cn_dtype_size(CN_F16) == 2 && cn_dtype_size(CN_F32) == 4, "dtype sizes");
+    const int64_t n = 600001; /* odd, and over two slices of 2^18 */
+    float *x = malloc((size_t)n * sizeof *x), *got = malloc((size_t)n * sizeof *got),
+          *want = malloc((size_t)n * sizeof *want);
+    tu_rng r = tu_seed(11);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(tu_normal(&r) * pow(2.0, tu_uniform(&r, -30, 20)));
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 65504.0f, 65520.0f,
+                             0x1p-24f, 0x1p-25f, 3 * 0x1p-25f, 1.0f + 0x1p-11f, -1e-8f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        x[i * 50021] = special[i];
+    memcpy(want, x, (size_t)n * sizeof *x);
+    cn_f16_round_n(want, (size_t)n);
+    cn_tensor t = {0};
+    const uint64_t before = cn_arena_in_use(ctx);
+    TU_OK(cn_tensor_from_host_as(ctx, &t, CN_F16, 1, &n, x));
+    TU_CHECK(t.dtype == CN_F16 && cn_tensor_bytes(&t) == (size_t)n * 2 &&
+                 cn_arena_in_use(ctx) - before == (uint64_t)n * 2,
+             "a half tensor of %lld elements holds %zu bytes, the arena counts %llu", (long long)n,
+             cn_tensor_bytes(&t), (unsigned long long)(cn_arena_in_use(ctx) - before));
+    TU_OK(cn_tensor_download(ctx, &t, got));
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        bad += memcmp(&got[i], &want[i], sizeof(float)) != 0 && !(isnan(got[i]) && isnan(want[i]));
+    TU_CHECK(bad == 0, "half upload and download: %lld of %lld values differ from the host "
+             "rounding", (long long)bad, (long long)n);
+    /* reshape keeps the dtype; a float tensor is untouched by all this */
+    TU_OK(cn_tensor_reshape(&t, 2, (int64_t[]){1, n}));
+    TU_CHECK(t.dtype == CN_F16 && cn_tensor_bytes(&t) == (size_t)n * 2, "reshape keeps f16");
+    cn_tensor_release(ctx, &t);
+    TU_OK(cn_tensor_from_host(ctx, &t, 1, &n, x));
+    TU_OK(cn_tensor_download(ctx, &t, got));
+    TU_CHECK(t.dtype == CN_F32 && memcmp(got, x, (size_t)n * sizeof *x) == 0,
+             "float tensors cross unchanged");
+    cn_tensor_release(ctx, &t);
+    TU_FAILS(CN_ERR_ARG, cn_tensor_alloc_as(ctx, &t, (cn_dtype)7, 1, &n));
+    free(x), free(got), free(want);
     cn_ctx_destroy(ctx);
 }
 
@@ -305,6 +412,8 @@ int main(void)
     test_program_cache();
     test_build_failure();
     test_arena_and_faults();
+    test_half_arrays();
+    test_half_tensors();
     test_profiling();
     test_op_state();
     test_tuning_per_context();

@@ -11,6 +11,7 @@ int tu_failures = 0;
 int tu_checks = 0;
 
 static const uint32_t TU_SENTINEL = 0x7fc0beefu; /* a quiet NaN no kernel produces */
+static const uint16_t TU_SENTINEL_HALF = 0x7dbeu; /* a signalling NaN: conversions quieten NaNs */
 
 tu_rng tu_seed(uint64_t seed) { return (tu_rng){seed * 0x9e3779b97f4a7c15ULL + 1}; }
 
@@ -64,7 +65,14 @@ cn_ctx *tu_ctx(void) { return tu_ctx_opts(NULL); }
 
 int tu_guarded_alloc(cn_ctx *ctx, tu_guarded *g, int ndim, const int64_t *shape)
 {
+    return tu_guarded_alloc_as(ctx, g, CN_F32, ndim, shape);
+}
+
+int tu_guarded_alloc_as(cn_ctx *ctx, tu_guarded *g, cn_dtype dtype, int ndim,
+                        const int64_t *shape)
+{
     memset(g, 0, sizeof *g);
+    const size_t es = cn_dtype_size(dtype);
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= shape[i];
@@ -74,35 +82,42 @@ int tu_guarded_alloc(cn_ctx *ctx, tu_guarded *g, int ndim, const int64_t *shape)
                     &align_bits, NULL);
     size_t align = align_bits / 8 < 64 ? 64 : align_bits / 8;
     size_t pre_bytes = (1024 + align - 1) / align * align;
-    g->pre = pre_bytes / sizeof(float);
+    g->pre = pre_bytes / es;
     g->total = g->pre + (size_t)n + 1024;
-    uint32_t *fill = malloc(g->total * sizeof *fill);
+    unsigned char *fill = malloc(g->total * es);
     if (!fill)
         return cn_fail(CN_ERR_OOM, "test: out of host memory");
-    for (size_t i = 0; i < g->total; i++)
-        fill[i] = TU_SENTINEL;
+    for (size_t i = 0; i < g->total; i++) {
+        if (dtype == CN_F16)
+            memcpy(fill + 2 * i, &TU_SENTINEL_HALF, 2);
+        else
+            memcpy(fill + 4 * i, &TU_SENTINEL, 4);
+    }
     cl_int err;
     g->parent = clCreateBuffer(cn_ctx_cl(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                               g->total * sizeof(float), fill, &err);
+                               g->total * es, fill, &err);
     free(fill);
     CN_TRY(CN_CL_ERR(err, "clCreateBuffer(guarded)"));
-    cl_buffer_region reg = {pre_bytes, (size_t)(n > 0 ? n : 1) * sizeof(float)};
+    cl_buffer_region reg = {pre_bytes, (size_t)(n > 0 ? n : 1) * es};
     cl_mem sub = clCreateSubBuffer(g->parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
                                    &err);
     CN_TRY(CN_CL_ERR(err, "clCreateSubBuffer(guarded)"));
     cn_tensor_wrap(&g->t, sub, reg.size, ndim, shape);
+    g->t.dtype = dtype;
     return CN_OK;
 }
 
 int tu_guard_check(cn_ctx *ctx, tu_guarded *g, float *host, const char *what)
 {
-    uint32_t *all = malloc(g->total * sizeof *all);
+    const int half = g->t.dtype == CN_F16;
+    const size_t es = half ? 2 : 4;
+    unsigned char *all = malloc(g->total * es);
     if (!all) {
         TU_CHECK(0, "%s: out of host memory", what);
         return 1;
     }
-    int st = CN_CL(clEnqueueReadBuffer(cn_ctx_queue(ctx), g->parent, CL_TRUE, 0,
-                                       g->total * sizeof(float), all, 0, NULL, NULL));
+    int st = CN_CL(clEnqueueReadBuffer(cn_ctx_queue(ctx), g->parent, CL_TRUE, 0, g->total * es,
+                                       all, 0, NULL, NULL));
     if (st != CN_OK) {
         TU_CHECK(0, "%s: reading guarded buffer: %s", what, cn_last_error());
         free(all);
@@ -112,18 +127,28 @@ int tu_guard_check(cn_ctx *ctx, tu_guarded *g, float *host, const char *what)
     int bad_guard = 0, unwritten = 0;
     for (size_t i = 0; i < g->total; i++) {
         int inside = i >= g->pre && i < g->pre + (size_t)n;
-        if (!inside && all[i] != TU_SENTINEL)
+        int sentinel = half ? memcmp(all + 2 * i, &TU_SENTINEL_HALF, 2) == 0
+                            : memcmp(all + 4 * i, &TU_SENTINEL, 4) == 0;
+        if (!inside && !sentinel)
             bad_guard++;
-        if (inside && all[i] == TU_SENTINEL)
+        if (inside && sentinel)
             unwritten++;
     }
-    if (host)
-        memcpy(host, all + g->pre, (size_t)n * sizeof(float));
+    if (host && half)
+        cn_f16_to_f32_n(host, (const uint16_t *)(const void *)(all + 2 * g->pre), (size_t)n);
+    else if (host)
+        memcpy(host, all + 4 * g->pre, (size_t)n * sizeof(float));
     free(all);
-    TU_CHECK(bad_guard == 0, "%s: %d guard floats overwritten (out-of-bounds write)", what,
+    TU_CHECK(bad_guard == 0, "%s: %d guard elements overwritten (out-of-bounds write)", what,
              bad_guard);
     TU_CHECK(unwritten == 0, "%s: %d output elements never written", what, unwritten);
     return bad_guard + unwritten;
+}
+
+void tu_half_inputs(cn_dtype dtype, float *x, int64_t n)
+{
+    if (dtype == CN_F16)
+        cn_f16_round_n(x, (size_t)n);
 }
 
 void tu_guarded_free(tu_guarded *g)

@@ -67,12 +67,30 @@ cn_ctx *tu_ctx_opts(const cn_ctx_opts *o);
 typedef struct tu_guarded {
     cn_tensor t;
     cl_mem parent;
-    size_t pre, total; /* in floats */
+    size_t pre, total; /* in elements of t.dtype */
 } tu_guarded;
 int tu_guarded_alloc(cn_ctx *ctx, tu_guarded *g, int ndim, const int64_t *shape);
-/* Downloads the output into host (numel floats) and checks guards; returns the
- * number of guard or unwritten elements found (0 is good). */
+/* The same for a tensor of `dtype`; a half one's sentinel is a signalling NaN
+ * (0x7dbe), which no conversion to half produces. */
+int tu_guarded_alloc_as(cn_ctx *ctx, tu_guarded *g, cn_dtype dtype, int ndim,
+                        const int64_t *shape);
+/* Downloads the output into host (numel floats, converted from half where the
+ * tensor is) and checks guards; returns the number of guard or unwritten
+ * elements found (0 is good). */
 int tu_guard_check(cn_ctx *ctx, tu_guarded *g, float *host, const char *what);
+
+/* Half storage in tolerances: a float stored as half moves by at most
+ * TU_HALF_U of its magnitude (the unit roundoff 2^-11, rounding to nearest) in
+ * half's normal range, and by at most TU_HALF_ABS (half the subnormal spacing
+ * 2^-24) below 2^-14. A half case's tolerance is its float one plus these for
+ * the output's one rounding; its inputs are rounded to half first
+ * (tu_half_inputs) and the double reference runs on them, so they add
+ * nothing. */
+#define TU_HALF_U 0x1p-11
+#define TU_HALF_ABS 0x1p-25
+/* Rounds x[0..n) to half in place when dtype is CN_F16 (what the upload does),
+ * so that the reference sees the values the kernel reads. */
+void tu_half_inputs(cn_dtype dtype, float *x, int64_t n);
 void tu_guarded_free(tu_guarded *g);
 
 /* Compares got (float) against want (double): |got-want| <= atol + rtol*|want|

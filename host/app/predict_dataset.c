@@ -47,7 +47,11 @@ static int fingerprint(const cn_predict_dataset_opts *o, char hex[17])
     int len = snprintf(s, sizeof s, "size %dx%d blur %.17g attention %s no_audio %d overlay %d npy %d",
                        b->H ? b->H : 224, b->W ? b->W : 384, b->blur_sigma, o->attention ? o->attention : "linear",
                        b->no_audio, b->overlay, b->npy);
-    h = cn_fnv1a(h, s, (size_t)len);
+    /* appended only when not fp32, so that the markers of fp32 runs made
+     * before precision existed still match */
+    if (o->precision && strcmp(o->precision, "fp32") != 0 && len > 0 && (size_t)len < sizeof s)
+        len += snprintf(s + len, sizeof s - (size_t)len, " precision %s", o->precision);
+    h = cn_fnv1a(h, s, (size_t)len < sizeof s ? (size_t)len : sizeof s - 1);
     snprintf(hex, 17, "%016" PRIx64, h);
     return CN_OK;
 }

@@ -27,6 +27,8 @@ typedef struct cn_predict_dataset_opts {
     const char *out;         /* maps go to out/<DB>/<video>/<frame stem>.png */
     const char *weights;     /* the file the engines loaded: its bytes enter the fingerprint */
     const char *attention;   /* "linear" / "quadratic": enters the fingerprint */
+    const char *precision;   /* "fp32" (or NULL), "fp16", "auto": as asked for; enters the
+                                fingerprint unless fp32, so fp32 trees keep their markers */
     int shard_index, shard_count; /* count 0 or 1: every video */
     int force;               /* recompute videos that have a marker, also one of other weights */
     /* Per-video options: fps and audio_path are set from the fold list and
@@ -53,7 +55,7 @@ typedef struct cn_predict_dataset_result {
  * runs on the caller's thread), videos handed out in fold-list order as
  * workers become free. A video whose marker is present with this run's
  * fingerprint (FNV-1a 64 of the weights file's bytes and of the options that
- * change the maps: size, blur, attention, no_audio, overlay, npy) and as many
+ * change the maps: size, blur, attention, precision, no_audio, overlay, npy) and as many
  * PNGs beside it as it records is skipped unless force. A video folder with
  * a marker of another fingerprint stops the run before any work (naming it)
  * unless force. Any other existing video folder is partial: its marker, the

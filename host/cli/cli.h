@@ -53,8 +53,20 @@ int cli_parse(const cli_cmd *c, int argc, char **argv);
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* True when both paths exist and are the same file. */
 int cli_same_file(const char *a, const char *b);
-/* Creates the engine on the requested device and says which one (unless quiet). */
-int cli_engine(const char *device, cn_attention_mode att, int quiet, cn_engine **e);
+/* Creates the engine on the requested device in the requested precision and
+ * says which device and precision (unless quiet), with the note when fp16
+ * was asked for and is not used (cn_engine_precision_note). */
+int cli_engine(const char *device, cn_attention_mode att, cn_precision prec, int quiet,
+               cn_engine **e);
+/* Parses a --precision value (fp32, fp16, auto); prints an error naming the
+ * command and returns 0 when it is none of them. */
+int cli_precision(const char *cmd, const char *s, cn_precision *out);
+/* The --precision line of a subcommand's usage text. */
+#define CLI_PRECISION_HELP                                                                  \
+    "  --precision P      fp32 (default), fp16 or auto: how weights and activations are\n"  \
+    "                     stored on the device (arithmetic is float either way); fp16\n"    \
+    "                     needs cl_khr_fp16 (else fp32, with a note); auto is fp16 on a\n"  \
+    "                     GPU that has it, fp32 elsewhere\n"
 
 /* Prints "caspnet: <msg>" to stderr. */
 void cli_error(const char *fmt, ...)

@@ -16,7 +16,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: caspnet bench [--weights W.safetensors] [--device D|all] [--size HxW]\n"
             "                     [--reps N] [--batches 1,2,4] [--attention linear|quadratic]\n"
-            "                     [--json FILE] [--conv-tuning \"-DNAME=V ...\"] [--layers N]\n\n"
+            "                     [--json FILE] [--conv-tuning \"-DNAME=V ...\"] [--layers N]\n"
+            "                     [--precision fp32,fp16]\n\n"
             "Times the engine on each selected device (--device all: every device): one\n"
             "warm-up pass, then N timed passes (default 5) of one clip of 16 x H x W (default\n"
             "224 x 384), reporting min / median / max seconds per clip, a table per layer\n"
@@ -29,7 +30,11 @@ static void usage(FILE *f)
             "Without --weights, random av weights are used (timing does not depend on them).\n"
             "--conv-tuning overrides the -D tuning macros of cl/conv3d.cl (documented there)\n"
             "for this run, to try a variant on the whole model. --layers N also lists the N\n"
-            "layers (profiling tags) that took the most device time in the last timed pass.\n");
+            "layers (profiling tags) that took the most device time in the last timed pass.\n"
+            "--precision lists the storage precisions to run, each a full run with its own\n"
+            "peak device memory (fp32, fp16, auto; default fp32,fp16); where fp16 falls back\n"
+            "to fp32 (no cl_khr_fp16) and fp32 is listed too, the fp16 run is left out with\n"
+            "the reason. The last line per device compares fp16 with fp32 (time, memory).\n");
 }
 
 /* Device ceilings: the best of 5 timed 1024^3 products and 256 MiB copies. */
@@ -108,20 +113,40 @@ static void print_layers(cn_prof_entry *pe, int np, int n, double total)
                pe[i].launches, pe[i].seconds * 1e3, total > 0 ? 100.0 * pe[i].seconds / total : 0.0);
 }
 
+/* What one run measured, for the comparison of precisions (0: not run). */
+typedef struct run_result {
+    double seconds; /* median per clip at batch 1 */
+    uint64_t peak;  /* bytes */
+    int fp16;       /* ran in fp16 */
+} run_result;
+
+/* prec: as asked; skip_fallback: leave the run out when it falls back to
+ * fp32 (fp32 is run on its own). */
 static int bench_device(const char *device, const char *weights, const char *conv_tuning, int H,
                         int W, int reps, const int *batches, int nb, cn_attention_mode att,
-                        int layers, cJSON *jdevs)
+                        int layers, cn_precision prec, int skip_fallback, cJSON *jdevs,
+                        run_result *res)
 {
     cn_prof_entry *last = NULL; /* the last timed pass, for --layers */
     int nlast = 0;
+    *res = (run_result){0, 0, 0};
     cn_engine_opts eo = {0};
     eo.device = device;
     eo.profiling = 1;
     eo.attention = att;
+    eo.precision = prec;
     cn_engine *e;
     if (cn_engine_create(&eo, &e) != CN_OK) {
         cli_error("%s", cn_last_error());
         return 0;
+    }
+    const cn_precision used = cn_engine_precision(e);
+    if (prec != CN_PRECISION_FP32 && used == CN_PRECISION_FP32 && skip_fallback) {
+        printf("\n== %s, precision %s: left out, it runs in fp32 here (%s)\n",
+               cn_engine_device(e), cn_precision_name(prec), cn_engine_precision_note(e)[0]
+                   ? cn_engine_precision_note(e) : "auto picks fp32 on this device");
+        cn_engine_destroy(e);
+        return 1;
     }
     cn_ctx *ctx = cn_engine_ctx(e);
     int ok = 0, maxb = 1;
@@ -137,7 +162,9 @@ static int bench_device(const char *device, const char *weights, const char *con
     float *clip = NULL, *mel = NULL, *sal = NULL;
     group_time *gt = calloc(40, sizeof *gt);
     int ngt = 0;
-    printf("\n== %s\n", cn_engine_device(e));
+    printf("\n== %s, precision %s\n", cn_engine_device(e), cn_precision_name(used));
+    if (cn_engine_precision_note(e)[0])
+        printf("note: %s\n", cn_engine_precision_note(e));
     fflush(stdout);
     double gemm = 0, copy = 0;
     if (ceilings(ctx, &gemm, &copy) != CN_OK) {
@@ -220,8 +247,9 @@ static int bench_device(const char *device, const char *weights, const char *con
         total_fl += gt[g].flops;
     }
     printf("batch 1, 16 x %d x %d: min %.3f s, median %.3f s, max %.3f s per clip (%d passes); "
-           "peak device memory %.1f MiB\n",
-           H, W, mn, med, mx, reps, (double)peak / (1 << 20));
+           "peak device memory %.1f MiB (weights %.1f MiB)\n",
+           H, W, mn, med, mx, reps, (double)peak / (1 << 20),
+           (double)cn_model_weight_bytes(cn_engine_model(e)) / (1 << 20));
     printf("%-14s %10s %9s %9s %7s\n", "layer group", "ms", "GFLOP", "GFLOP/s", "share");
     for (int g = 0; g < ngt; g++)
         printf("%-14s %10.1f %9.2f %9.1f %6.1f%%\n", gt[g].name, gmed[g] * 1e3, gt[g].flops * 1e-9,
@@ -232,6 +260,8 @@ static int bench_device(const char *device, const char *weights, const char *con
         print_layers(last, nlast, layers, total_dev);
     cJSON *jd = cJSON_CreateObject();
     cJSON_AddStringToObject(jd, "device", cn_engine_device(e));
+    cJSON_AddStringToObject(jd, "precision", cn_precision_name(used));
+    cJSON_AddNumberToObject(jd, "weight_bytes", (double)cn_model_weight_bytes(cn_engine_model(e)));
     cJSON_AddNumberToObject(jd, "gemm_gflops", gemm);
     cJSON_AddNumberToObject(jd, "copy_gbs", copy);
     cJSON_AddNumberToObject(jd, "height", H);
@@ -279,6 +309,9 @@ static int bench_device(const char *device, const char *weights, const char *con
     cJSON_AddNumberToObject(jd, "frames_per_second", 1.0 / best);
     cJSON_AddNumberToObject(jd, "best_batch", bestb);
     cJSON_AddItemToArray(jdevs, jd);
+    res->seconds = med;
+    res->peak = peak;
+    res->fp16 = used == CN_PRECISION_FP16;
     ok = 1;
 done:
     free(last);
@@ -293,12 +326,14 @@ done:
 int cmd_bench(int argc, char **argv)
 {
     const char *weights = NULL, *device = NULL, *size = "224x384", *reps_s = "5", *bs = "1,2,4",
-               *att = "linear", *json = NULL, *conv_tuning = NULL, *layers_s = "0";
+               *att = "linear", *json = NULL, *conv_tuning = NULL, *layers_s = "0",
+               *precs = "fp32,fp16";
     const cli_opt opts[] = {CLI_VALUE("--weights", &weights), CLI_VALUE("--device", &device),
                             CLI_VALUE("--size", &size),       CLI_VALUE("--reps", &reps_s),
                             CLI_VALUE("--batches", &bs),      CLI_VALUE("--attention", &att),
                             CLI_VALUE("--json", &json),       CLI_VALUE("--conv-tuning", &conv_tuning),
-                            CLI_VALUE("--layers", &layers_s), CLI_END};
+                            CLI_VALUE("--layers", &layers_s), CLI_VALUE("--precision", &precs),
+                            CLI_END};
     const cli_cmd cmd = {.name = "bench", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED};
     int parsed = cli_parse(&cmd, argc, argv);
     if (parsed >= 0)
@@ -330,27 +365,48 @@ int cmd_bench(int argc, char **argv)
         batches[nb++] = (int)b;
         p = *end == ',' ? end + 1 : end;
     }
+    cn_precision plist[3];
+    int npr = 0, has32 = 0;
+    char pbuf[64];
+    snprintf(pbuf, sizeof pbuf, "%s", precs);
+    for (char *save = NULL, *t = strtok_r(pbuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (npr == 3 || !cli_precision("bench", t, &plist[npr]))
+            return 2;
+        has32 |= plist[npr++] == CN_PRECISION_FP32;
+    }
+    if (npr == 0) {
+        cli_error("bench: --precision '%s' names no precision", precs);
+        return 2;
+    }
     cJSON *root = cJSON_CreateObject(), *devs = cJSON_AddArrayToObject(root, "devices");
     int ok = 1, any = 0;
-    if (device && strcmp(device, "all") == 0) {
-        cn_device_info *list;
-        int n;
-        if (cn_list_devices(&list, &n) != CN_OK) {
-            cli_error("%s", cn_last_error());
-            cJSON_Delete(root);
-            return 1;
-        }
-        for (int i = 0; i < n; i++) {
-            char idx[16];
+    cn_device_info *list = NULL;
+    int n = 1;
+    if (device && strcmp(device, "all") == 0 && cn_list_devices(&list, &n) != CN_OK) {
+        cli_error("%s", cn_last_error());
+        cJSON_Delete(root);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        char idx[16];
+        if (list)
             snprintf(idx, sizeof idx, "%d", list[i].index);
-            ok &= bench_device(idx, weights, conv_tuning, H, W, (int)reps, batches, nb, am, (int)layers, devs);
+        run_result r32 = {0, 0, 0}, r16 = {0, 0, 0};
+        for (int p = 0; p < npr; p++) {
+            run_result r;
+            ok &= bench_device(list ? idx : device, weights, conv_tuning, H, W, (int)reps, batches,
+                               nb, am, (int)layers, plist[p], has32, devs, &r);
+            if (r.peak)
+                *(r.fp16 ? &r16 : &r32) = r;
             any = 1;
         }
-        free(list);
-    } else {
-        ok = bench_device(device, weights, conv_tuning, H, W, (int)reps, batches, nb, am, (int)layers, devs);
-        any = 1;
+        if (r32.peak && r16.peak)
+            printf("\nfp16 against fp32: %.3f s against %.3f s per clip (%.2fx), peak device memory "
+                   "%.1f MiB against %.1f MiB (%.2fx)\n", r16.seconds, r32.seconds,
+                   r32.seconds / r16.seconds, (double)r16.peak / (1 << 20),
+                   (double)r32.peak / (1 << 20), (double)r16.peak / (double)r32.peak);
     }
+    free(list);
     if (json && any) {
         char *txt = cJSON_Print(root);
         if (!txt || cn_write_text_atomic(json, txt) != CN_OK) {

@@ -14,14 +14,18 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: caspnet forward --weights W.safetensors --clip CLIP.npy [--logmel MEL.npy]\n"
             "                       --out SAL.npy [--dump-dir DIR] [--attention linear|quadratic]\n"
-            "                       [--general-attention] [--device D] [--quiet]\n\n"
+            "                       [--general-attention] [--precision fp32|fp16|auto]\n"
+            "                       [--device D] [--quiet]\n\n"
             "Runs one forward pass on float32 NumPy tensors: CLIP is N x 3 x 16 x H x W in\n"
             "[-1, 1] (H, W multiples of 32), MEL is N x 1 x 96 x 64 (required for variant av).\n"
             "Writes the maps of the clips' last frames, N x 1 x H x W, to SAL.npy. With\n"
             "--dump-dir, every tap (X1..X4, fA, V1..V4, F1..F4, F4p, sal) is written there\n"
             "as DIR/<name>.npy, for comparison with other implementations.\n"
             "--general-attention runs the literal L x 256 attention formulas instead of the\n"
-            "closed form for the broadcast audio key (same result; for tests).\n");
+            "closed form for the broadcast audio key (same result; for tests).\n"
+            "--precision: how weights and activations are stored on the device, fp32\n"
+            "(default), fp16 (where the device has cl_khr_fp16; else fp32, with a note) or\n"
+            "auto (fp16 on a GPU that has it); arithmetic is float either way.\n");
 }
 
 typedef struct dumper {
@@ -32,7 +36,7 @@ typedef struct dumper {
 static int dump_tap(void *user, const char *name, const cn_tensor *t)
 {
     dumper *d = user;
-    float *h = malloc(cn_tensor_bytes(t));
+    float *h = malloc((size_t)cn_numel(t) * sizeof *h); /* float on the host, also for a half tap */
     if (!h)
         return cn_fail(CN_ERR_OOM, "out of host memory dumping %s", name);
     char path[4096];
@@ -47,13 +51,14 @@ static int dump_tap(void *user, const char *name, const cn_tensor *t)
 int cmd_forward(int argc, char **argv)
 {
     const char *weights = NULL, *clip = NULL, *mel = NULL, *out = NULL, *dump = NULL,
-               *device = NULL, *att = "linear";
+               *device = NULL, *att = "linear", *prec = "fp32";
     int quiet = 0, general = 0;
     const cli_opt opts[] = {CLI_VALUE("--weights", &weights),  CLI_VALUE("--clip", &clip),
                             CLI_VALUE("--logmel", &mel),       CLI_VALUE("--out", &out),
                             CLI_VALUE("--dump-dir", &dump),    CLI_VALUE("--device", &device),
                             CLI_VALUE("--attention", &att),    CLI_FLAG("--quiet", &quiet),
-                            CLI_FLAG("--general-attention", &general), CLI_END};
+                            CLI_FLAG("--general-attention", &general),
+                            CLI_VALUE("--precision", &prec), CLI_END};
     const cli_cmd cmd = {.name = "forward", .usage = usage, .opts = opts, .style = CLI_UNKNOWN};
     int parsed = cli_parse(&cmd, argc, argv);
     if (parsed >= 0)
@@ -73,6 +78,9 @@ int cmd_forward(int argc, char **argv)
         return 2;
     }
     fo.general_attention = general;
+    cn_precision pr;
+    if (!cli_precision("forward", prec, &pr))
+        return 2;
     if (cli_same_file(out, clip) || cli_same_file(out, weights) || (mel && cli_same_file(out, mel))) {
         cli_error("forward: --out %s is one of the inputs; refusing to overwrite it", out);
         return 2;
@@ -101,7 +109,7 @@ int cmd_forward(int argc, char **argv)
         cli_error("cannot create --dump-dir %s: %s", dump, strerror(errno));
         goto done;
     }
-    if (!cli_engine(device, fo.attention, quiet, &e))
+    if (!cli_engine(device, fo.attention, pr, quiet, &e))
         goto done;
     if (cn_engine_load(e, weights) != CN_OK) {
         cli_error("%s", cn_last_error());
@@ -139,9 +147,9 @@ int cmd_forward(int argc, char **argv)
         int64_t inside = 0;
         for (int64_t j = 0; j < (int64_t)N * H * W; j++)
             inside += sal[j] > 0.01f && sal[j] < 0.99f;
-        fprintf(stderr, "caspnet: forward of %d x 16 x %d x %d in %.2f s (%s attention), peak device memory %.1f MiB, "
+        fprintf(stderr, "caspnet: forward of %d x 16 x %d x %d in %.2f s (%s attention, %s), peak device memory %.1f MiB, "
                         "map in (0.01, 0.99): %.3f; wrote %s\n",
-                N, H, W, dt, att,
+                N, H, W, dt, att, cn_precision_name(cn_engine_precision(e)),
                 (double)cn_engine_peak_bytes(e) / (1 << 20), (double)inside / ((double)N * H * W), out);
     }
     rc = 0;

@@ -62,7 +62,7 @@ int cmd_info(int argc, char **argv)
            (long long)total_bn, (double)(total + total_bn) * 1e-6);
     cn_engine *e = NULL;
     int rc = 1;
-    if (!cli_engine(device, CN_ATTENTION_LINEAR, 1, &e))
+    if (!cli_engine(device, CN_ATTENTION_LINEAR, CN_PRECISION_FP32, 1, &e))
         goto done;
     if (cn_engine_load_weights(e, w) != CN_OK) {
         cli_error("%s", cn_last_error());

@@ -112,7 +112,7 @@ int cmd_init_weights(int argc, char **argv)
         cli_error("init-weights: --calib-logmel needs --calib-clip");
         return 2;
     }
-    if (!cli_engine(device, CN_ATTENTION_LINEAR, 0, &e))
+    if (!cli_engine(device, CN_ATTENTION_LINEAR, CN_PRECISION_FP32, 0, &e))
         goto done;
     fprintf(stderr, "caspnet: init-weights variant %s seed %ld: calibrating on %d %s clip(s) of %dx%d\n",
             variant, seed, in.n, cclip ? "given" : "synthetic", in.H, in.W);

@@ -43,6 +43,7 @@ static void usage(FILE *f)
             "  --no-audio         do not use sound; av weights then get the log-mel of silence\n"
             "  --force            write into a non-empty DIR (files of the same names are replaced)\n"
             "  --attention linear|quadratic   (default linear)\n"
+            CLI_PRECISION_HELP
             "  --device D         OpenCL device (index or name; see caspnet devices)\n"
             "  --quiet            no progress or notes on stderr, errors only\n\n"
             "Datasets in the STAViS layout (see caspnet eval --help):\n"
@@ -227,7 +228,7 @@ int cmd_predict(int argc, char **argv)
 {
     const char *weights = NULL, *out = NULL, *input = NULL, *device = NULL, *att = "linear", *size = NULL,
                *batch = NULL, *blur = NULL, *fps = NULL, *audio = NULL, *video_out = NULL,
-               *dataset = NULL, *db = NULL, *split = "all", *shard = NULL;
+               *dataset = NULL, *db = NULL, *split = "all", *shard = NULL, *prec = "fp32";
     int quiet = 0;
     cn_predict_opts o = {0};
     const cli_opt opts[] = {CLI_VALUE("--weights", &weights),     CLI_VALUE("--out", &out),
@@ -239,7 +240,8 @@ int cmd_predict(int argc, char **argv)
                             CLI_VALUE("--split", &split),         CLI_FLAG("--quiet", &quiet),
                             CLI_FLAG("--overlay", &o.overlay),    CLI_FLAG("--npy", &o.npy),
                             CLI_FLAG("--force", &o.force),        CLI_FLAG("--no-audio", &o.no_audio),
-                            CLI_VALUE("--shard", &shard),         CLI_END};
+                            CLI_VALUE("--shard", &shard),         CLI_VALUE("--precision", &prec),
+                            CLI_END};
     const cli_cmd cmd = {.name = "predict", .usage = usage, .opts = opts, .style = CLI_UNKNOWN,
                          .pos = &input, .max_pos = 1, .one = "input"};
     int parsed = cli_parse(&cmd, argc, argv);
@@ -271,6 +273,9 @@ int cmd_predict(int argc, char **argv)
         cli_error("predict: --attention must be linear or quadratic, not '%s'", att);
         return 2;
     }
+    cn_precision pr;
+    if (!cli_precision("predict", prec, &pr))
+        return 2;
     long lv;
     if (size && !parse_size(size, &o.H, &o.W))
         return 2;
@@ -316,6 +321,7 @@ int cmd_predict(int argc, char **argv)
     cn_predict_dataset_opts dso = {0};
     if (dataset) {
         dso.root = dataset, dso.db = db, dso.out = out, dso.weights = weights, dso.attention = att;
+        dso.precision = prec;
         dso.force = o.force;
         if (strcmp(split, "all") != 0) {
             long k = strtol(split, &end, 10);
@@ -336,7 +342,7 @@ int cmd_predict(int argc, char **argv)
     cn_engine *engines[MAX_WORKERS] = {0};
     int neng = 0, rc = 1;
     for (; neng < nspec; neng++) {
-        if (!cli_engine(specs[neng][0] ? specs[neng] : NULL, am, quiet, &engines[neng]))
+        if (!cli_engine(specs[neng][0] ? specs[neng] : NULL, am, pr, quiet, &engines[neng]))
             goto done;
         if (cn_engine_load(engines[neng], weights) != CN_OK) {
             cli_error("%s", cn_last_error());

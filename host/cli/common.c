@@ -92,16 +92,30 @@ int cli_same_file(const char *a, const char *b)
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int cli_engine(const char *device, cn_attention_mode att, int quiet, cn_engine **e)
+int cli_engine(const char *device, cn_attention_mode att, cn_precision prec, int quiet,
+               cn_engine **e)
 {
     cn_engine_opts o = {0};
     o.device = device;
     o.attention = att;
+    o.precision = prec;
     if (cn_engine_create(&o, e) != CN_OK) {
         cli_error("%s", cn_last_error());
         return 0;
     }
-    if (!quiet)
-        fprintf(stderr, "caspnet: device %s\n", cn_engine_device(*e));
+    if (!quiet) {
+        fprintf(stderr, "caspnet: device %s, precision %s\n", cn_engine_device(*e),
+                cn_precision_name(cn_engine_precision(*e)));
+        if (cn_engine_precision_note(*e)[0])
+            fprintf(stderr, "caspnet: note: %s\n", cn_engine_precision_note(*e));
+    }
     return 1;
+}
+
+int cli_precision(const char *cmd, const char *s, cn_precision *out)
+{
+    if (cn_precision_parse(s, out) == CN_OK)
+        return 1;
+    cli_error("%s: --precision must be fp32, fp16 or auto, not '%s'", cmd, s);
+    return 0;
 }

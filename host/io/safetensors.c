@@ -27,30 +27,7 @@
 
 /* ---------------------------------------------------------------- floats */
 
-float cn_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13); /* Inf, or NaN keeping its payload */
-    } else if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else {
-            /* Subnormal man * 2^-24: renormalise so the leading 1 becomes implicit. */
-            int p = 9;
-            while (!(man & (1u << p)))
-                p--;
-            uint32_t frac = (man << (10 - p)) & 0x3ffu;
-            bits = sign | ((uint32_t)(p - 24 + 127) << 23) | (frac << 13);
-        }
-    } else {
-        bits = sign | ((exp - 15 + 127) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
+/* binary16 lives in runtime/half.c (the device tensors use it too). */
 
 float cn_bf16_to_f32(uint16_t b)
 {
@@ -58,34 +35,6 @@ float cn_bf16_to_f32(uint16_t b)
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
-}
-
-uint16_t cn_f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) /* NaN: force the quiet bit so a payload of zero bits cannot become Inf */
-        return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
-    if (ax >= 0x47800000u) /* >= 65536 (or Inf) is beyond even the rounding range */
-        return (uint16_t)(sign | 0x7c00u);
-    if (ax >= 0x38800000u) { /* normal half; a carry may roll over into Inf, which is correct */
-        uint32_t h = ((((ax >> 23) - 127 + 15) << 10) | ((ax & 0x7fffffu) >> 13));
-        uint32_t rem = ax & 0x1fffu;
-        if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
-            h++;
-        return (uint16_t)(sign | h);
-    }
-    if (ax <= 0x33000000u) /* <= 2^-25: at most half the smallest subnormal, ties go to even zero */
-        return sign;
-    /* Subnormal half: count units of 2^-24 in the full 24-bit significand. */
-    uint32_t m = (ax & 0x7fffffu) | 0x800000u;
-    int shift = -((int)(ax >> 23) - 127 + 1); /* 14..24 */
-    uint32_t h = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1u)))
-        h++;
-    return (uint16_t)(sign | h);
 }
 
 uint16_t cn_f32_to_bf16(float f)

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "runtime/half.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -88,12 +90,10 @@ int cn_st_write(const char *path, const cn_st_out *t, int count, cn_st_dtype dty
 
 /* --- Helpers shared with npy.c --- */
 
-/* Exact conversions to float32 (subnormals, Inf and NaN included). */
-float cn_f16_to_f32(uint16_t h);
+/* bfloat16: exact widening; narrowing rounds to nearest, ties to even, and a
+ * NaN stays a NaN. The binary16 pair, cn_f16_to_f32 and cn_f32_to_f16, is in
+ * runtime/half.h (included above). */
 float cn_bf16_to_f32(uint16_t b);
-/* Round to nearest, ties to even; overflow gives Inf, NaN stays a quiet NaN
- * with its sign. */
-uint16_t cn_f32_to_f16(float f);
 uint16_t cn_f32_to_bf16(float f);
 
 

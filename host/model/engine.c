@@ -12,9 +12,50 @@ struct cn_engine {
     cn_ctx *ctx;
     cn_model *model;
     cn_attention_mode attention;
+    cn_precision precision; /* resolved: FP32 or FP16 */
     char device[400];
     char warning[512];
+    char precision_note[512];
 };
+
+static const char *const precision_names[] = {"fp32", "fp16", "auto"};
+
+const char *cn_precision_name(cn_precision p)
+{
+    return (int)p >= 0 && (int)p < 3 ? precision_names[p] : "?";
+}
+
+int cn_precision_parse(const char *s, cn_precision *out)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp(s, precision_names[i]) == 0) {
+            *out = (cn_precision)i;
+            return CN_OK;
+        }
+    return cn_fail(CN_ERR_ARG, "precision '%s': want fp32, fp16 or auto", s ? s : "(null)");
+}
+
+cn_precision cn_precision_resolve(const cn_device_info *d, cn_precision want, char *note,
+                                  size_t n)
+{
+    if (note && n)
+        note[0] = '\0';
+    if (want == CN_PRECISION_AUTO)
+        want = (d->type & CL_DEVICE_TYPE_GPU) && d->fp16 ? CN_PRECISION_FP16 : CN_PRECISION_FP32;
+    if (want != CN_PRECISION_FP16)
+        return CN_PRECISION_FP32;
+    if (!d->fp16) {
+        if (note && n)
+            snprintf(note, n, "precision fp16: %s has no cl_khr_fp16; running in fp32", d->name);
+        return CN_PRECISION_FP32;
+    }
+    /* Until the convolution and GEMM kernels read half storage, the model
+     * cannot run in it (cn_model_forward refuses): fp32 on every device. */
+    if (note && n)
+        snprintf(note, n, "precision fp16: the half-precision model is not complete yet (its "
+                 "convolution and GEMM kernels read float only); running in fp32");
+    return CN_PRECISION_FP32;
+}
 
 int cn_engine_create(const cn_engine_opts *opts, cn_engine **out)
 {
@@ -29,6 +70,11 @@ int cn_engine_create(const cn_engine_opts *opts, cn_engine **out)
         co.profiling = opts->profiling;
         e->attention = opts->attention;
     }
+    cn_precision want = opts ? opts->precision : CN_PRECISION_FP32;
+    if ((int)want < 0 || (int)want > 2) {
+        free(e);
+        return cn_fail(CN_ERR_ARG, "cn_engine_create: unknown precision %d", (int)want);
+    }
     int st = cn_ctx_create(&co, &e->ctx);
     if (st != CN_OK) {
         free(e);
@@ -36,6 +82,7 @@ int cn_engine_create(const cn_engine_opts *opts, cn_engine **out)
     }
     const cn_device_info *d = cn_ctx_device(e->ctx);
     snprintf(e->device, sizeof e->device, "%s: %s", d->platform_name, d->name);
+    e->precision = cn_precision_resolve(d, want, e->precision_note, sizeof e->precision_note);
     *out = e;
     return CN_OK;
 }
@@ -50,6 +97,8 @@ void cn_engine_destroy(cn_engine *e)
 }
 
 const char *cn_engine_device(const cn_engine *e) { return e->device; }
+cn_precision cn_engine_precision(const cn_engine *e) { return e->precision; }
+const char *cn_engine_precision_note(const cn_engine *e) { return e->precision_note; }
 cn_ctx *cn_engine_ctx(cn_engine *e) { return e->ctx; }
 cn_model *cn_engine_model(cn_engine *e) { return e->model; }
 const char *cn_engine_variant(const cn_engine *e) { return e->model ? cn_model_variant(e->model) : NULL; }
@@ -59,7 +108,8 @@ int cn_engine_load_weights(cn_engine *e, const cn_weights *w)
     cn_model_destroy(e->model);
     e->model = NULL;
     cn_arena_trim(e->ctx);
-    return cn_model_create(e->ctx, w, &e->model);
+    return cn_model_create_as(e->ctx, w, e->precision == CN_PRECISION_FP16 ? CN_F16 : CN_F32,
+                              &e->model);
 }
 
 const char *cn_engine_warning(const cn_engine *e) { return e->warning; }

@@ -13,11 +13,36 @@ extern "C" {
 
 typedef struct cn_engine cn_engine;
 
+/* How the weights and activations are stored on the device. Arithmetic is
+ * float in every case (products are accumulated in float); half storage
+ * halves the device memory and the memory traffic.
+ *   FP32  float storage (the default).
+ *   FP16  half storage (IEEE binary16) where the device reports cl_khr_fp16;
+ *         on a device without it the engine runs in FP32 and says so once
+ *         (cn_engine_precision_note): it never fails for lack of fp16.
+ *   AUTO  FP16 on a GPU that has cl_khr_fp16, FP32 on every other device. */
+typedef enum cn_precision {
+    CN_PRECISION_FP32 = 0,
+    CN_PRECISION_FP16 = 1,
+    CN_PRECISION_AUTO = 2
+} cn_precision;
+
+/* "fp32", "fp16", "auto" ("?" for another value). */
+const char *cn_precision_name(cn_precision p);
+/* Parses one of those names; CN_ERR_ARG (naming s) otherwise. */
+int cn_precision_parse(const char *s, cn_precision *out);
+/* What `want` means on device d: CN_PRECISION_FP32 or CN_PRECISION_FP16,
+ * never AUTO. note (n bytes, may be NULL) gets one sentence when FP16 was
+ * asked for and is not used, naming the device and the reason, else "". */
+cn_precision cn_precision_resolve(const cn_device_info *d, cn_precision want, char *note,
+                                  size_t n);
+
 typedef struct cn_engine_opts {
     const char *device;    /* NULL: $CASPNET_DEVICE, else first GPU, else CPU (see runtime.h) */
     const char *cache_dir; /* NULL: $CASPNET_CACHE_DIR or ~/.cache/caspnet; "off" disables */
     int profiling;         /* record OpenCL profiling events (benchmarks) */
     cn_attention_mode attention; /* default linear */
+    cn_precision precision; /* default CN_PRECISION_FP32 */
 } cn_engine_opts;
 
 /* Creates an engine on a device. opts may be NULL. Caller destroys. Every
@@ -27,6 +52,11 @@ void cn_engine_destroy(cn_engine *e);
 
 /* Name of the device the engine runs on ("Platform: Device"). */
 const char *cn_engine_device(const cn_engine *e);
+/* The precision the engine runs in (the options' resolved on its device:
+ * FP32 or FP16), and why FP16 was not used where it was asked for ("" when
+ * it was, or was not asked for). The note is owned by e. */
+cn_precision cn_engine_precision(const cn_engine *e);
+const char *cn_engine_precision_note(const cn_engine *e);
 
 /* Reads, validates and uploads a weights file (replacing any loaded model).
  * The host copy is freed once uploaded. */

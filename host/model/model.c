@@ -52,10 +52,12 @@ static int build_units(cn_model *m, const cn_weights *w)
     return CN_OK;
 }
 
-static int sub_tensor(cn_model *m, cn_tensor *t, uint64_t *off, uint64_t align, int64_t n,
-                      int ndim, const int64_t *shape)
+/* A view of n elements of `dtype` at *off in the block (pass 2; pass 1 only
+ * advances *off). */
+static int sub_tensor(cn_model *m, cn_tensor *t, uint64_t *off, uint64_t align, cn_dtype dtype,
+                      int64_t n, int ndim, const int64_t *shape)
 {
-    uint64_t bytes = (uint64_t)n * sizeof(float);
+    uint64_t bytes = (uint64_t)n * cn_dtype_size(dtype);
     if (m->block) {
         cl_buffer_region r = {(size_t)*off, (size_t)bytes};
         cl_int err;
@@ -63,12 +65,16 @@ static int sub_tensor(cn_model *m, cn_tensor *t, uint64_t *off, uint64_t align, 
         CN_TRY(CN_CL_ERR(err, "clCreateSubBuffer(weights)"));
         m->subs[m->nsubs++] = s;
         cn_tensor_wrap(t, s, (size_t)bytes, ndim, shape);
+        t->dtype = dtype;
     }
     *off += (bytes + align - 1) / align * align;
     return CN_OK;
 }
 
-/* Lays the units out in the block: pass 1 (block NULL) sizes it, pass 2 makes views. */
+/* Lays the units out in the block: pass 1 (block NULL) sizes it, pass 2 makes
+ * views. Weights are stored in the model's dtype; biases and the pre-BN
+ * scale and shift stay float (a channel's worth each, and added after the
+ * products, where their rounding would count fully). */
 static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *total)
 {
     uint64_t off = 0;
@@ -85,17 +91,20 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
             /* every conv of such a unit reads wp, so w is only a view with the
              * plain shape over wp's buffer (not a second copy of the weights) */
             CN_TRY(cn_conv_pack_shape(m->ctx, u->co, u->ci, taps, ps));
-            CN_TRY(sub_tensor(m, &u->wp, &off, align, ps[0] * ps[1] * ps[2], 3, ps));
-            if (m->block)
-                cn_tensor_wrap(&u->w, u->wp.buf, (size_t)t->numel * sizeof(float), t->ndim, t->shape);
+            CN_TRY(sub_tensor(m, &u->wp, &off, align, m->dtype, ps[0] * ps[1] * ps[2], 3, ps));
+            if (m->block) {
+                cn_tensor_wrap(&u->w, u->wp.buf, (size_t)t->numel * cn_dtype_size(m->dtype),
+                               t->ndim, t->shape);
+                u->w.dtype = m->dtype;
+            }
         } else {
-            CN_TRY(sub_tensor(m, &u->w, &off, align, t->numel, t->ndim, t->shape));
+            CN_TRY(sub_tensor(m, &u->w, &off, align, m->dtype, t->numel, t->ndim, t->shape));
         }
         if (u->has_bias)
-            CN_TRY(sub_tensor(m, &u->b, &off, align, u->co, 1, &u->co));
+            CN_TRY(sub_tensor(m, &u->b, &off, align, CN_F32, u->co, 1, &u->co));
         if (u->kind == UNIT_PRE_BN) {
-            CN_TRY(sub_tensor(m, &u->ps, &off, align, u->ci, 1, &u->ci));
-            CN_TRY(sub_tensor(m, &u->pt, &off, align, u->ci, 1, &u->ci));
+            CN_TRY(sub_tensor(m, &u->ps, &off, align, CN_F32, u->ci, 1, &u->ci));
+            CN_TRY(sub_tensor(m, &u->pt, &off, align, CN_F32, u->ci, 1, &u->ci));
         }
     }
     *total = off;
@@ -104,11 +113,20 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
 
 int cn_model_create(cn_ctx *ctx, const cn_weights *w, cn_model **out)
 {
+    return cn_model_create_as(ctx, w, CN_F32, out);
+}
+
+int cn_model_create_as(cn_ctx *ctx, const cn_weights *w, cn_dtype dtype, cn_model **out)
+{
     *out = NULL;
+    if (dtype != CN_F32 && dtype != CN_F16)
+        return cn_fail(CN_ERR_ARG, "model storage dtype %d is neither CN_F32 nor CN_F16",
+                       (int)dtype);
     cn_model *m = calloc(1, sizeof *m);
     if (!m)
         return cn_fail(CN_ERR_OOM, "out of host memory");
     m->ctx = ctx;
+    m->dtype = dtype;
     snprintf(m->variant, sizeof m->variant, "%s", w->variant);
     m->av = strcmp(w->variant, "av") == 0;
     cl_uint align_bits = 1024;
@@ -157,6 +175,7 @@ void cn_model_destroy(cn_model *m)
 }
 
 const char *cn_model_variant(const cn_model *m) { return m->variant; }
+cn_dtype cn_model_dtype(const cn_model *m) { return m->dtype; }
 uint64_t cn_model_weight_bytes(const cn_model *m) { return m->block_bytes; }
 
 int unit_find(cn_model *m, cn_unit **out, const char *fmt, ...)
@@ -449,6 +468,9 @@ int cn_model_forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel
     CN_TRY(check_inputs(m, clip, logmel));
     if (o && o->attention != CN_ATTENTION_LINEAR && o->attention != CN_ATTENTION_QUADRATIC)
         return cn_fail(CN_ERR_ARG, "unknown attention mode %d", (int)o->attention);
+    if (m->dtype != CN_F32 && !m->dry)
+        return cn_fail(CN_ERR_UNSUPPORTED, "forward: a model stored in %s does not run yet (the "
+                       "convolution and GEMM kernels read float only)", cn_dtype_name(m->dtype));
     m->opts = o ? o : &defaults;
     memset(m->flops, 0, sizeof m->flops);
     m->ngroup = 0;

@@ -28,9 +28,18 @@ typedef struct cn_forward_opts {
 /* Folds BatchNorm and uploads every weight of `w` into one device allocation.
  * `w` is only read during the call (the model keeps no pointer to it). */
 int cn_model_create(cn_ctx *ctx, const cn_weights *w, cn_model **out);
+/* The same with the weights stored as `dtype` on the device: CN_F16 halves
+ * them (biases and BatchNorm's pre-activation scale and shift stay float).
+ * BatchNorm is folded on the host in double and rounded to float, then to
+ * the storage on upload; an F16 weights file's values pass through float
+ * exactly, so a layer without folding gets its file values bit for bit, and
+ * device memory never holds a float copy of a half weight. */
+int cn_model_create_as(cn_ctx *ctx, const cn_weights *w, cn_dtype dtype, cn_model **out);
 void cn_model_destroy(cn_model *m);
 
 const char *cn_model_variant(const cn_model *m);
+/* Storage of the model's weights (cn_model_create_as). */
+cn_dtype cn_model_dtype(const cn_model *m);
 /* Bytes of the device weight allocation. */
 uint64_t cn_model_weight_bytes(const cn_model *m);
 

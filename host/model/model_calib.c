@@ -12,10 +12,11 @@
  * not amplified a thousandfold on other inputs. */
 #define CALIB_VAR_FLOOR 0.1
 
+/* Uploads float host values into t, rounded once to half where t is half. */
 static int write_f(cn_model *m, const cn_tensor *t, const float *host)
 {
-    return CN_CL(clEnqueueWriteBuffer(cn_ctx_queue(m->ctx), t->buf, CL_TRUE, 0,
-                                      cn_tensor_bytes(t), host, 0, NULL, NULL));
+    cn_tensor v = *t; /* the upload takes a non-const tensor; it only writes the buffer */
+    return cn_tensor_upload(m->ctx, &v, host);
 }
 
 static int bn_params(const cn_weights *w, const cn_unit *u, cn_weight *p[4])
@@ -64,7 +65,7 @@ int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
     if (!u->packed)
         st = write_f(m, &u->w, hw);
     else { /* w is a view of wp: the weights exist only packed */
-        float *hp = malloc(cn_tensor_bytes(&u->wp));
+        float *hp = malloc((size_t)cn_numel(&u->wp) * sizeof *hp); /* float, whatever wp stores */
         st = hp ? cn_conv_pack(m->ctx, hw, u->co, u->ci, n / u->co / u->ci, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
         if (st == CN_OK)
             st = write_f(m, &u->wp, hp);
@@ -91,7 +92,7 @@ done:
 
 static float *download(cn_model *m, const cn_tensor *t, int *st)
 {
-    float *h = malloc(cn_tensor_bytes(t) ? cn_tensor_bytes(t) : 1);
+    float *h = malloc(cn_numel(t) ? (size_t)cn_numel(t) * sizeof *h : 1); /* floats on the host */
     if (!h) {
         *st = cn_fail(CN_ERR_OOM, "out of host memory");
         return NULL;

@@ -38,6 +38,7 @@ typedef struct cn_unit {
 
 struct cn_model {
     cn_ctx *ctx;
+    cn_dtype dtype; /* storage of the weights (and, in a forward pass, of the activations) */
     char variant[4];
     int av;
     cn_unit *u;

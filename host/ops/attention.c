@@ -43,8 +43,6 @@ static int check_attention(const char *op, const cn_tensor *q, const cn_tensor *
     char s1[96], s2[96], s3[96], s4[96];
     if (!q || !k || !v || !y || !q->buf || !k->buf || !v->buf || !y->buf)
         return cn_fail(CN_ERR_ARG, "%s: q, k, v and y are required", op);
-    if (q->dtype != CN_F32 || k->dtype != CN_F32 || v->dtype != CN_F32 || y->dtype != CN_F32)
-        return cn_fail(CN_ERR_UNSUPPORTED, "%s: only float32 tensors", op);
     int ok = q->ndim >= 3 && k->ndim >= 3 && v->ndim >= 3 && y->ndim >= 3 &&
              same_trailing(q, y) && same_trailing(k, v) && k->shape[0] == q->shape[0] &&
              v->shape[0] == q->shape[0] && y->shape[0] == q->shape[0] &&
@@ -80,6 +78,10 @@ int cn_attention_linear(cn_ctx *ctx, const cn_tensor *q, const cn_tensor *k, con
 {
     att_dims dm;
     CN_TRY(check_attention("attention_linear", q, k, v, y, scale, &dm));
+    /* its products run through cn_gemm, whose kernels read float only */
+    if (q->dtype != CN_F32 || k->dtype != CN_F32 || v->dtype != CN_F32 || y->dtype != CN_F32)
+        return cn_fail(CN_ERR_UNSUPPORTED, "attention_linear: only float32 tensors (the GEMM "
+                       "kernels have no half storage yet)");
     /* phi(Q), phi(K) and the per-batch D x Dv matrix phi(K)^T V are the only
      * temporaries: O(D (Lq + Lk + Dv)) per batch, never Lq x Lk. */
     cn_tensor pq = {0}, pk = {0}, kv = {0};
@@ -134,9 +136,10 @@ int cn_attention_quadratic(cn_ctx *ctx, const cn_tensor *q, const cn_tensor *k,
                        "per group, need %d", max_wg, tq * ATT_TE);
     /* One program per accumulator length keeps the Dv-long sums in private
      * registers sized exactly for this Dv. */
-    char opts[64];
+    char opts[128];
     const int ept = (int)((dm.dv + ATT_TE - 1) / ATT_TE);
     snprintf(opts, sizeof opts, "-DATT_EPT=%d -DATT_TQ=%d", ept, tq);
+    cn_storage_opts(opts, sizeof opts, 4, "Q_H", q, "K_H", k, "V_H", v, "Y_H", y);
     cl_kernel kr;
     CN_TRY(cn_kernel(ctx, "attention", opts, "attention_quadratic", &kr));
     const int D = (int)dm.d, Dv = (int)dm.dv, Lq = (int)dm.lq, Lk = (int)dm.lk;
@@ -162,9 +165,6 @@ int cn_rank1_residual(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *s, const
     char s1[96], s2[96], s3[96], s4[96] = "none", s5[96] = "none";
     if (!x || !u || !y || !x->buf || !u->buf || !y->buf || (s && !s->buf) || (b && !b->buf))
         return cn_fail(CN_ERR_ARG, "rank1_residual: missing or empty tensor");
-    if (x->dtype != CN_F32 || u->dtype != CN_F32 || y->dtype != CN_F32 ||
-        (s && s->dtype != CN_F32) || (b && b->dtype != CN_F32))
-        return cn_fail(CN_ERR_UNSUPPORTED, "rank1_residual: only float32 tensors");
     if (s)
         cn_shape_str(s, s4, sizeof s4);
     if (b)
@@ -184,8 +184,10 @@ int cn_rank1_residual(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *s, const
                        cn_shape_str(x, s1, sizeof s1));
     if (cn_numel(x) == 0)
         return CN_OK;
+    char opts[64] = "";
+    cn_storage_opts(opts, sizeof opts, 5, "X_H", x, "S_H", s, "U_H", u, "B_H", b, "Y_H", y);
     cl_kernel kr;
-    CN_TRY(cn_kernel(ctx, "attention", NULL, "rank1_residual", &kr));
+    CN_TRY(cn_kernel(ctx, "attention", opts, "rank1_residual", &kr));
     const int c = (int)C, l = (int)L, has_s = s != NULL, has_b = b != NULL;
     cl_mem sb = s ? s->buf : u->buf, bb = b ? b->buf : u->buf;
     CN_TRY(CN_ARG(kr, 0, c));

@@ -24,7 +24,10 @@ int cn_rank1_residual(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *s, const
 
 /* ---- additions: notes on the calls above ---------------------------------- */
 
-/* - q, k, v, y may carry any trailing dims (e.g. (N, D, T, H, W)); they are
+/* - cn_attention_quadratic and cn_rank1_residual take each tensor float or
+ *   half (CN_F16): scores, softmax and sums are float, and a half y is
+ *   rounded once. cn_attention_linear takes float tensors only.
+ * - q, k, v, y may carry any trailing dims (e.g. (N, D, T, H, W)); they are
  *   flattened to L. y must have q's trailing dims and v must have k's. Every
  *   dimension must be at least 1 (CN_ERR_SHAPE otherwise); scale must be finite.
  * - cn_attention_linear allocates temporaries from the arena (cn_tensor_alloc):

@@ -31,8 +31,10 @@ int cn_axpby(cn_ctx *ctx, float a, const cn_tensor *x, float b, const cn_tensor 
     CN_TRY(check_same("axpby", x, "x", y, "y"));
     if (z)
         CN_TRY(check_same("axpby", z, "z", y, "y"));
+    char opts[96] = EW_OPTS;
+    cn_storage_opts(opts, sizeof opts, 3, "X_H", x, "Z_H", z, "Y_H", y);
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "eltwise", EW_OPTS, "axpby", &k));
+    CN_TRY(cn_kernel(ctx, "eltwise", opts, "axpby", &k));
     int n = (int)cn_numel(y), has_z = z != NULL;
     cl_mem zb = z ? z->buf : x->buf;
     CN_TRY(CN_ARG(k, 0, n));
@@ -62,8 +64,10 @@ int cn_unary(cn_ctx *ctx, cn_unary_op op, float shift, const cn_tensor *x, cn_te
     if ((int)op < 0 || (int)op > 2)
         return cn_fail(CN_ERR_ARG, "unary: unknown op %d", (int)op);
     CN_TRY(check_same(names[op], x, "x", y, "y"));
+    char opts[96] = EW_OPTS;
+    cn_storage_opts(opts, sizeof opts, 2, "X_H", x, "Y_H", y);
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "eltwise", EW_OPTS, "unary", &k));
+    CN_TRY(cn_kernel(ctx, "eltwise", opts, "unary", &k));
     int n = (int)cn_numel(y), o = (int)op;
     CN_TRY(CN_ARG(k, 0, n));
     CN_TRY(CN_ARG(k, 1, o));
@@ -98,8 +102,10 @@ int cn_broadcast_nc(cn_ctx *ctx, const cn_tensor *v, cn_tensor *y)
         return cn_fail(CN_ERR_SHAPE, "broadcast_nc: output too large");
     int nc = (int)(v->shape[0] * v->shape[1]);
     int inner = nc ? (int)(cn_numel(y) / nc) : 0;
+    char opts[96] = EW_OPTS;
+    cn_storage_opts(opts, sizeof opts, 2, "X_H", v, "Y_H", y);
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "eltwise", EW_OPTS, "broadcast_nc", &k));
+    CN_TRY(cn_kernel(ctx, "eltwise", opts, "broadcast_nc", &k));
     CN_TRY(CN_ARG(k, 0, nc));
     CN_TRY(CN_ARG(k, 1, inner));
     CN_TRY(CN_ARG(k, 2, v->buf));
@@ -127,8 +133,10 @@ int cn_copy_channels(cn_ctx *ctx, const cn_tensor *x, cn_tensor *y, int64_t c_of
     for (int i = 2; i < x->ndim; i++)
         inner *= x->shape[i];
     int cx = (int)x->shape[1], cy = (int)y->shape[1], in = (int)inner, co = (int)c_off;
+    char opts[96] = EW_OPTS;
+    cn_storage_opts(opts, sizeof opts, 2, "X_H", x, "Y_H", y);
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "eltwise", EW_OPTS, "copy_channels", &k));
+    CN_TRY(cn_kernel(ctx, "eltwise", opts, "copy_channels", &k));
     CN_TRY(CN_ARG(k, 0, cx));
     CN_TRY(CN_ARG(k, 1, in));
     CN_TRY(CN_ARG(k, 2, cy));

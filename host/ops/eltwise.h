@@ -4,6 +4,10 @@
 
 #include "runtime/tensor.h"
 
+/* Every tensor here may be float or half (CN_F16), each its own: the kernels
+ * load as float, compute in float and round once when they store to half;
+ * cn_copy_channels between a float and a half tensor is the conversion. */
+
 /* y = a*x + b*z  (z may be NULL, then y = a*x). Same shapes; y may alias x or z. */
 int cn_axpby(cn_ctx *ctx, float a, const cn_tensor *x, float b, const cn_tensor *z, cn_tensor *y);
 /* y = x + z */

@@ -29,8 +29,10 @@ int cn_linear(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *w, const cn_tens
         return CN_OK;
     if (n * out > INT_MAX)
         return cn_fail(CN_ERR_SHAPE, "linear: output %s too large", cn_shape_str(y, s3, sizeof s3));
+    char opts[32] = "";
+    cn_storage_opts(opts, sizeof opts, 2, "Y_H", y, "B_H", b);
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "linear", NULL, "bias_relu", &k));
+    CN_TRY(cn_kernel(ctx, "linear", opts, "bias_relu", &k));
     const int rows = (int)n, cols = (int)out, has_b = b != NULL, r = relu != 0;
     cl_mem bb = b ? b->buf : y->buf;
     CN_TRY(CN_ARG(k, 0, rows));

@@ -17,8 +17,6 @@ int cn_mean_axes_acc(cn_ctx *ctx, const cn_tensor *x, int axis_begin, int axis_e
         return cn_fail(CN_ERR_ARG, "mean: x and y must be non-empty tensors");
     if (x->buf == y->buf)
         return cn_fail(CN_ERR_ARG, "mean: y must not share x's buffer");
-    if (x->dtype != CN_F32 || y->dtype != CN_F32)
-        return cn_fail(CN_ERR_UNSUPPORTED, "mean: only float32 tensors are supported");
     if (axis_begin < 0 || axis_end > x->ndim || axis_begin >= axis_end)
         return cn_fail(CN_ERR_ARG, "mean: axes [%d, %d) are not a non-empty range of x %s",
                        axis_begin, axis_end, cn_shape_str(x, s1, sizeof s1));
@@ -43,8 +41,9 @@ int cn_mean_axes_acc(cn_ctx *ctx, const cn_tensor *x, int axis_begin, int axis_e
     int wg = MEAN_WG;
     while (wg > 1 && (size_t)wg > cn_ctx_device(ctx)->max_wg)
         wg /= 2;
-    char opts[64];
+    char opts[96];
     snprintf(opts, sizeof opts, "-DMEAN_WG=%d -DMEAN_FP64=%d", wg, fp64 ? 1 : 0);
+    cn_storage_opts(opts, sizeof opts, 2, "X_H", x, "Y_H", y);
     int o = (int)outer, r = (int)R, in = (int)inner;
     cl_kernel k;
     if (inner == 1) {

@@ -22,8 +22,6 @@ static int pool_geom(const char *op, const cn_tensor *x, int nd, const int *k, c
     if (x->ndim != nd)
         return cn_fail(CN_ERR_SHAPE, "%s: x %s must have %d dims", op,
                        cn_shape_str(x, s1, sizeof s1), nd);
-    if (x->dtype != CN_F32)
-        return cn_fail(CN_ERR_UNSUPPORTED, "%s: only float32 tensors are supported", op);
     if (cn_numel(x) < 1 || cn_numel(x) > INT_MAX)
         return cn_fail(CN_ERR_SHAPE, "%s: x %s is empty or exceeds the 32-bit index range", op,
                        cn_shape_str(x, s1, sizeof s1));
@@ -81,8 +79,6 @@ static int pool_launch(cn_ctx *ctx, const char *op, const cn_tensor *x, cn_tenso
                        cn_shape_str(x, s1, sizeof s1), cn_shape_str(&want, s3s, sizeof s3s),
                        cn_shape_str(y, s2, sizeof s2));
     }
-    if (y->dtype != CN_F32)
-        return cn_fail(CN_ERR_UNSUPPORTED, "%s: only float32 tensors are supported", op);
     const int64_t *xs = x->shape + nd - 3, *ys = y->shape + nd - 3;
     cl_int4 in = {{nd == 5 ? (cl_int)xs[0] : 1, (cl_int)xs[1], (cl_int)xs[2], 0}};
     cl_int4 o = {{nd == 5 ? (cl_int)ys[0] : 1, (cl_int)ys[1], (cl_int)ys[2], 0}};
@@ -90,8 +86,10 @@ static int pool_launch(cn_ctx *ctx, const char *op, const cn_tensor *x, cn_tenso
     cl_int4 p = {{p3[0], p3[1], p3[2], 0}};
     /* 16 outputs of a row per work-item (measured on PoCL: the Mixed blocks'
      * 3x3x3 pools of S3D took 306 ms per clip one output per work-item) */
+    char opts[32] = "";
+    cn_storage_opts(opts, sizeof opts, 2, "X_H", x, "Y_H", y);
     cl_kernel kern;
-    CN_TRY(cn_kernel(ctx, "pool", NULL, "maxpool3d_rows", &kern));
+    CN_TRY(cn_kernel(ctx, "pool", opts, "maxpool3d_rows", &kern));
     CN_TRY(CN_ARG(kern, 0, in));
     CN_TRY(CN_ARG(kern, 1, o));
     CN_TRY(CN_ARG(kern, 2, k));

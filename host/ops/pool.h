@@ -4,6 +4,8 @@
 
 #include "runtime/tensor.h"
 
+/* x and y may each be float or half (CN_F16); the max itself is exact. */
+
 /* PyTorch MaxPool3d (floor mode): k/s/p per T,H,W axis, padding is -inf.
  * x (N, C, T, H, W) -> y (N, C, To, Ho, Wo). */
 int cn_maxpool3d_out_shape(const cn_tensor *x, const int k[3], const int s[3], const int p[3],

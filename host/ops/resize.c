@@ -16,8 +16,6 @@ int cn_resize_bilinear(cn_ctx *ctx, const cn_tensor *x, cn_tensor *y, int accumu
     if (accumulate != 0 && accumulate != 1)
         return cn_fail(CN_ERR_ARG, "resize_bilinear: accumulate must be 0 or 1, not %d",
                        accumulate);
-    if (x->dtype != CN_F32 || y->dtype != CN_F32)
-        return cn_fail(CN_ERR_UNSUPPORTED, "resize_bilinear: only float32 tensors are supported");
     int nd = x->ndim, ok = nd >= 2 && y->ndim == nd;
     for (int i = 0; ok && i < nd - 2; i++)
         ok = x->shape[i] == y->shape[i];
@@ -34,8 +32,10 @@ int cn_resize_bilinear(cn_ctx *ctx, const cn_tensor *x, cn_tensor *y, int accumu
     /* in/out in float, as PyTorch computes the scale when given an output size */
     float sh = (float)hi / (float)ho, sw = (float)wi / (float)wo;
     int total = (int)cn_numel(y);
+    char opts[32] = "";
+    cn_storage_opts(opts, sizeof opts, 2, "X_H", x, "Y_H", y);
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "resize", NULL, "resize_bilinear", &k));
+    CN_TRY(cn_kernel(ctx, "resize", opts, "resize_bilinear", &k));
     CN_TRY(CN_ARG(k, 0, total));
     CN_TRY(CN_ARG(k, 1, hi));
     CN_TRY(CN_ARG(k, 2, wi));

@@ -33,18 +33,23 @@ int cn_mkdir_p(const char *path)
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
-/* Source text, with a deliberate syntax error appended when the test switch
- * CASPNET_TEST_BREAK_PROGRAM names this program (exercises the build-failure path). */
+/* The storage prelude, then the source text, with a deliberate syntax error
+ * appended when the test switch CASPNET_TEST_BREAK_PROGRAM names this program
+ * (exercises the build-failure path). */
 static char *program_text(const cn_cl_source *src, size_t *len)
 {
     const char *brk = getenv("CASPNET_TEST_BREAK_PROGRAM");
     const char *junk = (brk && strcmp(brk, src->name) == 0) ? "\n__kernel void broken( {\n" : "";
-    size_t n = src->len + strlen(junk);
+    static const char line1[] = "\n#line 1\n";
+    const size_t np = cn_cl_prelude.len, nl = sizeof line1 - 1;
+    size_t n = np + nl + src->len + strlen(junk);
     char *t = malloc(n + 1);
     if (!t)
         return NULL;
-    memcpy(t, src->text, src->len);
-    memcpy(t + src->len, junk, strlen(junk) + 1);
+    memcpy(t, cn_cl_prelude.text, np);
+    memcpy(t + np, line1, nl);
+    memcpy(t + np + nl, src->text, src->len);
+    memcpy(t + np + nl + src->len, junk, strlen(junk) + 1);
     *len = n;
     return t;
 }

@@ -145,6 +145,10 @@ typedef struct cn_cl_source {
 } cn_cl_source;
 extern const cn_cl_source cn_cl_sources[];
 extern const int cn_cl_source_count;
+/* cl/storage.h, which every program is built with in front of its own text
+ * (the storage macros CN_T, CN_LD, CN_ST of float and half tensors); a
+ * #line 1 after it keeps the compiler's line numbers those of the .cl file. */
+extern const cn_cl_source cn_cl_prelude;
 
 /* The compiler's log of program with options (as passed to cn_kernel; built
  * now if it is not yet): NULL when the build said nothing or the program came

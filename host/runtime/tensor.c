@@ -1,7 +1,9 @@
 /* Tensor helpers and a best-fit arena of device buffers, so a forward pass reuses memory instead of allocating per layer. */
 #include "runtime/tensor.h"
+#include "runtime/half.h"
 #include "runtime/runtime_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +57,11 @@ int64_t cn_numel(const cn_tensor *t)
     return n;
 }
 
-size_t cn_tensor_bytes(const cn_tensor *t) { return (size_t)cn_numel(t) * sizeof(float); }
+size_t cn_dtype_size(cn_dtype d) { return d == CN_F16 ? 2 : 4; }
+
+const char *cn_dtype_name(cn_dtype d) { return d == CN_F16 ? "f16" : "f32"; }
+
+size_t cn_tensor_bytes(const cn_tensor *t) { return (size_t)cn_numel(t) * cn_dtype_size(t->dtype); }
 
 const char *cn_shape_str(const cn_tensor *t, char *buf, size_t n)
 {
@@ -66,6 +72,20 @@ const char *cn_shape_str(const cn_tensor *t, char *buf, size_t n)
     if (t->ndim == 0)
         snprintf(buf, n, "(empty)");
     return buf;
+}
+
+void cn_storage_opts(char *opts, size_t n, int count, ...)
+{
+    va_list ap;
+    va_start(ap, count);
+    size_t o = strlen(opts);
+    for (int i = 0; i < count; i++) {
+        const char *name = va_arg(ap, const char *);
+        const cn_tensor *t = va_arg(ap, const cn_tensor *);
+        if (t && t->dtype == CN_F16 && o < n)
+            o += (size_t)snprintf(opts + o, n - o, "%s-D%s=1", o ? " " : "", name);
+    }
+    va_end(ap);
 }
 
 int cn_same_shape(const cn_tensor *a, const cn_tensor *b)
@@ -96,8 +116,16 @@ static int set_shape(cn_tensor *t, int ndim, const int64_t *shape)
 
 int cn_tensor_alloc(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape)
 {
+    return cn_tensor_alloc_as(ctx, t, CN_F32, ndim, shape);
+}
+
+int cn_tensor_alloc_as(cn_ctx *ctx, cn_tensor *t, cn_dtype dtype, int ndim, const int64_t *shape)
+{
     memset(t, 0, sizeof *t);
+    if (dtype != CN_F32 && dtype != CN_F16)
+        return cn_fail(CN_ERR_ARG, "tensor dtype %d is neither CN_F32 nor CN_F16", (int)dtype);
     cn_tensor tmp = {0};
+    tmp.dtype = dtype;
     CN_TRY(set_shape(&tmp, ndim, shape));
     size_t need = cn_tensor_bytes(&tmp);
     if (need == 0)
@@ -129,8 +157,8 @@ int cn_tensor_alloc(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape)
             const char *why = cn_last_error();
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", why);
-            return cn_fail(st, "cannot allocate a %s tensor (%zu bytes): %s",
-                           cn_shape_str(&tmp, s, sizeof s), need, msg);
+            return cn_fail(st, "cannot allocate a %s tensor (%s, %zu bytes): %s",
+                           cn_shape_str(&tmp, s, sizeof s), cn_dtype_name(dtype), need, msg);
         }
     }
     *t = tmp;
@@ -190,23 +218,66 @@ int cn_tensor_reshape(cn_tensor *t, int ndim, const int64_t *shape)
     return CN_OK;
 }
 
+/* Half tensors cross in slices of this many elements (512 KiB of halves):
+ * the staging buffer stays small whatever the tensor, and a slice is large
+ * enough that the per-transfer overhead does not matter. */
+#define HALF_SLICE ((size_t)1 << 18)
+
 int cn_tensor_upload(cn_ctx *ctx, cn_tensor *t, const float *host)
 {
     size_t n = cn_tensor_bytes(t);
     if (n == 0)
         return CN_OK;
-    return CN_CLQ(ctx, clEnqueueWriteBuffer(ctx->q, t->buf, CL_TRUE, 0, n, host, 0, NULL, NULL));
+    if (t->dtype == CN_F32)
+        return CN_CLQ(ctx, clEnqueueWriteBuffer(ctx->q, t->buf, CL_TRUE, 0, n, host, 0, NULL,
+                                                NULL));
+    const size_t count = (size_t)cn_numel(t), slice = count < HALF_SLICE ? count : HALF_SLICE;
+    uint16_t *h = malloc(slice * sizeof *h);
+    if (!h)
+        return cn_fail(CN_ERR_OOM, "out of host memory converting a tensor to half");
+    int st = CN_OK;
+    for (size_t i = 0; st == CN_OK && i < count; i += slice) {
+        const size_t m = count - i < slice ? count - i : slice;
+        cn_f32_to_f16_n(h, host + i, m);
+        /* blocking, so h may be refilled at once */
+        st = CN_CLQ(ctx, clEnqueueWriteBuffer(ctx->q, t->buf, CL_TRUE, i * sizeof *h,
+                                              m * sizeof *h, h, 0, NULL, NULL));
+    }
+    free(h);
+    return st;
 }
 
 int cn_tensor_download(cn_ctx *ctx, const cn_tensor *t, float *host)
 {
-    return cn_buffer_read(ctx, t->buf, 0, cn_tensor_bytes(t), host);
+    if (t->dtype == CN_F32)
+        return cn_buffer_read(ctx, t->buf, 0, cn_tensor_bytes(t), host);
+    const size_t count = (size_t)cn_numel(t), slice = count < HALF_SLICE ? count : HALF_SLICE;
+    if (count == 0)
+        return CN_OK;
+    uint16_t *h = malloc(slice * sizeof *h);
+    if (!h)
+        return cn_fail(CN_ERR_OOM, "out of host memory converting a tensor from half");
+    int st = CN_OK;
+    for (size_t i = 0; st == CN_OK && i < count; i += slice) {
+        const size_t m = count - i < slice ? count - i : slice;
+        st = cn_buffer_read(ctx, t->buf, i * sizeof *h, m * sizeof *h, h);
+        if (st == CN_OK)
+            cn_f16_to_f32_n(host + i, h, m);
+    }
+    free(h);
+    return st;
 }
 
 int cn_tensor_from_host(cn_ctx *ctx, cn_tensor *t, int ndim, const int64_t *shape,
                         const float *host)
 {
-    CN_TRY(cn_tensor_alloc(ctx, t, ndim, shape));
+    return cn_tensor_from_host_as(ctx, t, CN_F32, ndim, shape, host);
+}
+
+int cn_tensor_from_host_as(cn_ctx *ctx, cn_tensor *t, cn_dtype dtype, int ndim,
+                           const int64_t *shape, const float *host)
+{
+    CN_TRY(cn_tensor_alloc_as(ctx, t, dtype, ndim, shape));
     int st = cn_tensor_upload(ctx, t, host);
     if (st != CN_OK)
         cn_tensor_release(ctx, t);

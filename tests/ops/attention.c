@@ -1,4 +1,4 @@
-/* Op family attention: linear and streamed quadratic attention and the rank-one residual against double-precision references: odd sizes, broadcast keys, huge scores, shape errors. */
+/* Op family attention: linear and streamed quadratic attention and the rank-one residual against double-precision references: odd sizes, broadcast keys, huge scores, float and half storage, shape errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +40,20 @@ static double max_dot(const att_case *c, const float *q, const float *k)
     return m;
 }
 
-static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c)
+/* xd: storage of q, k and v; yd: of y. Half storage runs the quadratic form
+ * only (the linear one's GEMMs read float), with the reference on the
+ * half-rounded inputs and y's one rounding added to the float tolerance. */
+static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c, cn_dtype xd, cn_dtype yd)
 {
     const int64_t nq = c->n * c->d * c->lq, nk = c->n * c->d * c->lk, nv = c->n * c->dv * c->lk,
                   ny = c->n * c->dv * c->lq;
     float *q = tu_rand_array(r, nq, -1, 1), *k = tu_rand_array(r, nk, -1, 1);
     float *v = tu_rand_array(r, nv, -1, 1), *got = malloc((size_t)ny * sizeof *got);
     double *want = malloc((size_t)ny * sizeof *want), *mag = malloc((size_t)ny * sizeof *mag);
+    tu_half_inputs(xd, q, nq);
+    tu_half_inputs(xd, k, nk);
+    tu_half_inputs(xd, v, nv);
+    const int half = xd == CN_F16 || yd == CN_F16;
     if (c->broadcast_k)
         for (int64_t b = 0; b < c->n; b++)
             for (int64_t e = 0; e < c->d; e++)
@@ -64,16 +71,22 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c)
         nd = 4;
     }
     cn_tensor tq, tk, tv;
-    TU_OK(cn_tensor_from_host(ctx, &tq, nd, sq, q));
-    TU_OK(cn_tensor_from_host(ctx, &tk, 3, (int64_t[]){c->n, c->d, c->lk}, k));
-    TU_OK(cn_tensor_from_host(ctx, &tv, 3, (int64_t[]){c->n, c->dv, c->lk}, v));
+    TU_OK(cn_tensor_from_host_as(ctx, &tq, xd, nd, sq, q));
+    TU_OK(cn_tensor_from_host_as(ctx, &tk, xd, 3, (int64_t[]){c->n, c->d, c->lk}, k));
+    TU_OK(cn_tensor_from_host_as(ctx, &tv, xd, 3, (int64_t[]){c->n, c->dv, c->lk}, v));
     char what[128];
+    tu_guarded g;
+    if (half) {
+        TU_OK(tu_guarded_alloc_as(ctx, &g, yd, nd, sy));
+        TU_FAILS(CN_ERR_UNSUPPORTED, cn_attention_linear(ctx, &tq, &tk, &tv, fscale, &g.t));
+        tu_guarded_free(&g);
+        goto quadratic;
+    }
 
     /* Linear. Each output is a sum of D*Lk products phi*phi*v, summed in any
      * order: float rounding is at most (D + Lk) units of roundoff of the sum
      * of their absolute values (mag), plus a few hundred more for erf (16 ulp
      * in OpenCL, amplified where 1 + erf cancels) and the final scaling. */
-    tu_guarded g;
     uint64_t before = cn_arena_in_use(ctx);
     TU_OK(tu_guarded_alloc(ctx, &g, nd, sy));
     TU_OK(cn_attention_linear(ctx, &tq, &tk, &tv, fscale, &g.t));
@@ -90,17 +103,22 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c)
      * error of a weight, plus a few ulp of exp's own; the weighted mean then
      * adds Lk units of roundoff for each of its two sums. Each weight error
      * moves the output by at most max|v|, twice (numerator, normaliser). */
+quadratic:;
     double smax = 0;
-    TU_OK(tu_guarded_alloc(ctx, &g, nd, sy));
+    TU_OK(tu_guarded_alloc_as(ctx, &g, yd, nd, sy));
     TU_OK(cn_attention_quadratic(ctx, &tq, &tk, &tv, fscale, &g.t));
-    snprintf(what, sizeof what, "quadratic %s", c->name);
+    snprintf(what, sizeof what, "quadratic %s, %s to %s", c->name, cn_dtype_name(xd),
+             cn_dtype_name(yd));
     tu_guard_check(ctx, &g, got, what);
     ref_attention_quadratic(c->n, c->d, c->dv, c->lq, c->lk, q, k, v, scale, want, &smax);
     if (c->peak > 0)
         TU_CHECK(smax >= c->peak, "%s: scores only reach %g", c->name, smax);
     double vmax = 1.0; /* v is drawn from [-1, 1) */
     double qtol = 2 * vmax * ((double)(c->d + 8) * U32 * smax + (double)(c->lk + 8) * U32);
-    tu_compare(what, got, want, ny, qtol, 0);
+    if (yd == CN_F16)
+        qtol += TU_HALF_ABS;
+    const double qrtol = yd == CN_F16 ? TU_HALF_U : 0;
+    tu_compare(what, got, want, ny, qtol, qrtol);
 
     /* With equal keys every score of a row is equal: the softmax is uniform
      * and the output is the mean of V over the keys, whatever q is. */
@@ -114,7 +132,7 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c)
                     want[(b * c->dv + e) * c->lq + l] = s / (double)c->lk;
             }
         snprintf(what, sizeof what, "quadratic %s = mean of V", c->name);
-        tu_compare(what, got, want, ny, qtol, 0);
+        tu_compare(what, got, want, ny, qtol, qrtol);
     }
     tu_guarded_free(&g);
 
@@ -143,7 +161,21 @@ static const att_case cases[] = {
     {"trailing dims", 2, 13, 7, 35, 29, 0.4, 0, 0, 1},
 };
 
-static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, r, arg); }
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    run_case(ctx, r, arg, CN_F32, CN_F32);
+}
+
+/* half q, k, v into a half y (the model's), and into a float y. Each Dv
+ * is a program of its own (a minute of compiling on PoCL for them all), so
+ * half runs on the rows of Dv 7 and on the model's width, half out only. */
+static void case_table_half(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    const att_case *c = arg;
+    run_case(ctx, r, c, CN_F16, CN_F16);
+    if (c->dv == 7)
+        run_case(ctx, r, c, CN_F16, CN_F32);
+}
 
 static void test_attention_errors(cn_ctx *ctx)
 {
@@ -180,7 +212,8 @@ static void test_attention_errors(cn_ctx *ctx)
         cn_tensor_release(ctx, all[i]);
 }
 
-static void test_rank1(cn_ctx *ctx, tu_rng *r)
+/* xd: storage of x and y; pd: of s, u and b. */
+static void test_rank1(cn_ctx *ctx, tu_rng *r, cn_dtype xd, cn_dtype pd)
 {
     const int64_t N = 2, C = 13, L = 3 * 5 * 7, n = N * C * L;
     int64_t sx[5] = {N, C, 3, 5, 7};
@@ -188,31 +221,39 @@ static void test_rank1(cn_ctx *ctx, tu_rng *r)
     float *u = tu_rand_array(r, N * C, -2, 2), *b = tu_rand_array(r, C, -2, 2);
     float *got = malloc((size_t)n * sizeof *got);
     double *want = malloc((size_t)n * sizeof *want);
+    tu_half_inputs(xd, x, n);
+    tu_half_inputs(pd, s, N * L);
+    tu_half_inputs(pd, u, N * C);
+    tu_half_inputs(pd, b, C);
     cn_tensor tx, ts, tu, tb, ts5;
-    TU_OK(cn_tensor_from_host(ctx, &tx, 5, sx, x));
-    TU_OK(cn_tensor_from_host(ctx, &ts, 2, (int64_t[]){N, L}, s));
-    TU_OK(cn_tensor_from_host(ctx, &ts5, 5, (int64_t[]){N, 1, 3, 5, 7}, s));
-    TU_OK(cn_tensor_from_host(ctx, &tu, 2, (int64_t[]){N, C}, u));
-    TU_OK(cn_tensor_from_host(ctx, &tb, 1, (int64_t[]){C}, b));
+    TU_OK(cn_tensor_from_host_as(ctx, &tx, xd, 5, sx, x));
+    TU_OK(cn_tensor_from_host_as(ctx, &ts, pd, 2, (int64_t[]){N, L}, s));
+    TU_OK(cn_tensor_from_host_as(ctx, &ts5, pd, 5, (int64_t[]){N, 1, 3, 5, 7}, s));
+    TU_OK(cn_tensor_from_host_as(ctx, &tu, pd, 2, (int64_t[]){N, C}, u));
+    TU_OK(cn_tensor_from_host_as(ctx, &tb, pd, 1, (int64_t[]){C}, b));
     /* |x| + |s u| + |b| <= 2 + 4 + 2: two roundings (fma, add) of a result
-     * that size, with margin. */
-    const double atol = 4 * U32 * 8;
+     * that size, with margin; a half y adds its own rounding. */
+    const double atol = 4 * U32 * 8 + (xd == CN_F16 ? TU_HALF_ABS : 0);
+    const double rtol = xd == CN_F16 ? TU_HALF_U : 0;
     const char *names[4] = {"rank1 s, b", "rank1 no s", "rank1 no b, s (N,1,T,H,W)", "rank1 u only"};
+    char what[128];
     for (int m = 0; m < 4; m++) {
         const cn_tensor *sp = m & 1 ? NULL : m == 2 ? &ts5 : &ts, *bp = m & 2 ? NULL : &tb;
         tu_guarded g;
-        TU_OK(tu_guarded_alloc(ctx, &g, 5, sx));
+        snprintf(what, sizeof what, "%s, %s x, %s s u b", names[m], cn_dtype_name(xd),
+                 cn_dtype_name(pd));
+        TU_OK(tu_guarded_alloc_as(ctx, &g, xd, 5, sx));
         TU_OK(cn_rank1_residual(ctx, &tx, sp, &tu, bp, &g.t));
-        tu_guard_check(ctx, &g, got, names[m]);
+        tu_guard_check(ctx, &g, got, what);
         ref_rank1_residual(N, C, L, x, sp ? s : NULL, u, bp ? b : NULL, want);
-        tu_compare(names[m], got, want, n, atol, 0);
+        tu_compare(what, got, want, n, atol, rtol);
         tu_guarded_free(&g);
     }
     /* in place, as the AVIM applies it to its feature map */
     TU_OK(cn_rank1_residual(ctx, &tx, &ts, &tu, &tb, &tx));
     TU_OK(cn_tensor_download(ctx, &tx, got));
     ref_rank1_residual(N, C, L, x, s, u, b, want);
-    tu_compare("rank1 in place", got, want, n, atol, 0);
+    tu_compare("rank1 in place", got, want, n, atol, rtol);
 
     cn_tensor bad_u, bad_s, bad_b, bad_y, empty = {0};
     TU_OK(cn_tensor_alloc(ctx, &bad_u, 2, (int64_t[]){N, C + 1}));
@@ -235,7 +276,15 @@ static void test_rank1(cn_ctx *ctx, tu_rng *r)
 static void case_rank1(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
     (void)arg;
-    test_rank1(ctx, r);
+    test_rank1(ctx, r, CN_F32, CN_F32);
+}
+
+/* the feature map half, with half or float scores and vectors */
+static void case_rank1_half(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    (void)arg;
+    test_rank1(ctx, r, CN_F16, CN_F16);
+    test_rank1(ctx, r, CN_F16, CN_F32);
 }
 
 /* The own GEMM avoids CLBlast's first-use tuning, which the test does not need. */
@@ -245,8 +294,12 @@ static void add_cases(op_cases *l)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].dv == 7 || cases[i].d == 256)
+            op_add(l, case_table_half, &cases[i], "%s, half", cases[i].name);
     op_add_plain(l, test_attention_errors, "shape and argument errors");
     op_add(l, case_rank1, NULL, "rank-one residual");
+    op_add(l, case_rank1_half, NULL, "rank-one residual, half");
 }
 
 const op_family op_family_attention = {"attention", 7, add_cases, setup};

@@ -1,4 +1,4 @@
-/* Op family mean: means over contiguous axes against a long-double reference, for both the fp64 and the compensated-float accumulators, plus shape errors. */
+/* Op family mean: means over contiguous axes against a long-double reference, for both the fp64 and the compensated-float accumulators, float and half storage, plus shape errors. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -10,6 +10,8 @@
  * O(n eps^2) term, under 1e-9 of max|x| for n <= 2e5 (ATOL_REL * max|x|). */
 #define RTOL 3e-7
 #define ATOL_REL 1e-8
+/* Half storage: the reference averages the half-rounded inputs, so a half x
+ * adds nothing, and a half y adds its one rounding (testutil.h). */
 
 typedef struct mean_case {
     const char *name;
@@ -35,7 +37,7 @@ static const mean_case cases[] = {
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
-static void run_case(cn_ctx *ctx, tu_rng *r, const mean_case *mc)
+static void run_case(cn_ctx *ctx, tu_rng *r, const mean_case *mc, cn_dtype xd, cn_dtype yd)
 {
     int64_t n = 1, outer = 1, R = 1, inner = 1, ys[5];
     for (int i = 0; i < mc->ndim; i++) {
@@ -45,31 +47,34 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const mean_case *mc)
     }
     float *x = tu_rand_array(r, n, mc->lo, mc->hi), *got = malloc((size_t)(outer * inner) * 4);
     double *want = malloc((size_t)(outer * inner) * sizeof *want);
+    tu_half_inputs(xd, x, n);
     ref_mean(outer, R, inner, x, want);
-    double atol = ATOL_REL * fmax(fabs(mc->lo), fabs(mc->hi));
+    double atol = ATOL_REL * fmax(fabs(mc->lo), fabs(mc->hi)) + (yd == CN_F16 ? TU_HALF_ABS : 0);
+    const double rtol = RTOL + (yd == CN_F16 ? TU_HALF_U : 0);
     cn_tensor tx;
-    TU_OK(cn_tensor_from_host(ctx, &tx, mc->ndim, mc->shape, x));
+    TU_OK(cn_tensor_from_host_as(ctx, &tx, xd, mc->ndim, mc->shape, x));
     int has64 = cn_ctx_device(ctx)->fp64;
     for (int fp64 = 0; fp64 <= 1; fp64++) {
         tu_guarded g;
-        TU_OK(tu_guarded_alloc(ctx, &g, mc->ndim, ys));
+        TU_OK(tu_guarded_alloc_as(ctx, &g, yd, mc->ndim, ys));
         char what[128];
-        snprintf(what, sizeof what, "%s, %s acc", mc->name, fp64 ? "fp64" : "float");
+        snprintf(what, sizeof what, "%s, %s acc, %s to %s", mc->name, fp64 ? "fp64" : "float",
+                 cn_dtype_name(xd), cn_dtype_name(yd));
         if (fp64 && !has64) {
             TU_FAILS(CN_ERR_UNSUPPORTED, cn_mean_axes_acc(ctx, &tx, mc->b, mc->e, &g.t, 1));
         } else {
             TU_OK(cn_mean_axes_acc(ctx, &tx, mc->b, mc->e, &g.t, fp64));
             tu_guard_check(ctx, &g, got, what);
-            tu_compare(what, got, want, outer * inner, atol, RTOL);
+            tu_compare(what, got, want, outer * inner, atol, rtol);
         }
         tu_guarded_free(&g);
     }
     /* the default entry point picks one of the two */
     tu_guarded g;
-    TU_OK(tu_guarded_alloc(ctx, &g, mc->ndim, ys));
+    TU_OK(tu_guarded_alloc_as(ctx, &g, yd, mc->ndim, ys));
     TU_OK(cn_mean_axes(ctx, &tx, mc->b, mc->e, &g.t));
     tu_guard_check(ctx, &g, got, mc->name);
-    tu_compare(mc->name, got, want, outer * inner, atol, RTOL);
+    tu_compare(mc->name, got, want, outer * inner, atol, rtol);
     tu_guarded_free(&g);
     cn_tensor_release(ctx, &tx);
     free(x), free(got), free(want);
@@ -100,7 +105,18 @@ static void test_rejections(cn_ctx *ctx)
     cn_tensor_release(ctx, &y4);
 }
 
-static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, r, arg); }
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    run_case(ctx, r, arg, CN_F32, CN_F32);
+}
+
+/* half in and out, and half in with a float mean (the ASPP image pool's) */
+static void case_table_half(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    run_case(ctx, r, arg, CN_F16, CN_F16);
+    run_case(ctx, r, arg, CN_F16, CN_F32);
+    run_case(ctx, r, arg, CN_F32, CN_F16);
+}
 
 /* Which accumulator the cases exercise depends on the device. */
 static void setup(cn_ctx *ctx) { printf("fp64: %s\n", cn_ctx_device(ctx)->fp64 ? "yes" : "no"); }
@@ -109,6 +125,8 @@ static void add_cases(op_cases *l)
 {
     for (int i = 0; i < NCASES; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table_half, &cases[i], "%s, half", cases[i].name);
     op_add_plain(l, test_rejections, "rejections");
 }
 

@@ -1,11 +1,14 @@
-/* Op family pool: MaxPool3d/MaxPool2d against the double reference: S3D and VGGish configurations, odd sizes, all-negative data (padding must never win), NaN, shape errors. */
+/* Op family pool: MaxPool3d/MaxPool2d against the double reference: S3D and VGGish configurations, odd sizes, all-negative data (padding must never win), float and half storage, NaN, shape errors. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "pool_ref.h"
 #include "ops/op_test.h"
 
-/* A max returns one of its inputs unchanged, so the result must be bit-exact. */
+/* A max returns one of its inputs unchanged, so the result must be bit-exact;
+ * with half storage too, the reference running on the half-rounded inputs
+ * (a float input into a half output is rounded once, which rounding the
+ * reference's inputs to half reproduces exactly: rounding is monotonic). */
 #define ATOL 0.0
 #define RTOL 0.0
 
@@ -42,7 +45,7 @@ static const pool_case cases[] = {
 /* lo/hi: data range. An all-negative range makes a kernel that pads with 0
  * (or any finite value) give the wrong answer on every border window. */
 static void run_case(cn_ctx *ctx, tu_rng *r, const pool_case *pc, double lo, double hi,
-                     const char *range)
+                     const char *range, cn_dtype xd, cn_dtype yd)
 {
     int nd = pc->dims + 2, sp0 = 3 - pc->dims;
     int64_t in3[3] = {pc->dims == 3 ? pc->in[0] : 1, pc->in[1], pc->in[2]};
@@ -59,8 +62,10 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const pool_case *pc, double lo, dou
         ny *= ys[i];
     float *x = tu_rand_array(r, nx, lo, hi), *got = malloc((size_t)ny * sizeof *got);
     double *want = malloc((size_t)ny * sizeof *want);
+    tu_half_inputs(xd, x, nx);
     cn_tensor tx;
-    TU_OK(cn_tensor_from_host(ctx, &tx, nd, xs, x));
+    TU_OK(cn_tensor_from_host_as(ctx, &tx, xd, nd, xs, x));
+    tu_half_inputs(yd, x, nx);
     if (pc->dims == 3)
         TU_OK(cn_maxpool3d_out_shape(&tx, pc->k, pc->s, pc->p, out));
     else
@@ -70,13 +75,14 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const pool_case *pc, double lo, dou
         same = same && out[i] == ys[i];
     TU_CHECK(same, "%s: out_shape disagrees with the reference", pc->name);
     tu_guarded g;
-    TU_OK(tu_guarded_alloc(ctx, &g, nd, ys));
+    TU_OK(tu_guarded_alloc_as(ctx, &g, yd, nd, ys));
     if (pc->dims == 3)
         TU_OK(cn_maxpool3d(ctx, pc->k, pc->s, pc->p, &tx, &g.t));
     else
         TU_OK(cn_maxpool2d(ctx, pc->k + 1, pc->s + 1, pc->p + 1, &tx, &g.t));
     char what[128];
-    snprintf(what, sizeof what, "%s, %s", pc->name, range);
+    snprintf(what, sizeof what, "%s, %s, %s to %s", pc->name, range, cn_dtype_name(xd),
+             cn_dtype_name(yd));
     tu_guard_check(ctx, &g, got, what);
     ref_maxpool3d(pc->n * pc->c, in3, k3, s3, p3, x, want);
     tu_compare(what, got, want, ny, ATOL, RTOL);
@@ -161,14 +167,26 @@ static void test_rejections(cn_ctx *ctx)
 /* Each row on data in [-1, 1) and on all large negative data. */
 static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
-    run_case(ctx, r, arg, -1.0, 1.0, "data in [-1,1)");
-    run_case(ctx, r, arg, -3e30, -1e30, "all large negative");
+    run_case(ctx, r, arg, -1.0, 1.0, "data in [-1,1)", CN_F32, CN_F32);
+    run_case(ctx, r, arg, -3e30, -1e30, "all large negative", CN_F32, CN_F32);
+}
+
+/* Half storage: both half, and each mixed pair; large negative data within
+ * half's range (its largest finite magnitude is 65504). */
+static void case_table_half(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    run_case(ctx, r, arg, -1.0, 1.0, "data in [-1,1)", CN_F16, CN_F16);
+    run_case(ctx, r, arg, -6e4, -1e4, "all large negative", CN_F16, CN_F16);
+    run_case(ctx, r, arg, -1.0, 1.0, "data in [-1,1)", CN_F32, CN_F16);
+    run_case(ctx, r, arg, -1.0, 1.0, "data in [-1,1)", CN_F16, CN_F32);
 }
 
 static void add_cases(op_cases *l)
 {
     for (int i = 0; i < NCASES; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table_half, &cases[i], "%s, half", cases[i].name);
     op_add_plain(l, test_nan, "NaN propagation");
     op_add_plain(l, test_rejections, "rejections");
 }

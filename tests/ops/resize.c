@@ -1,4 +1,4 @@
-/* Op family resize: bilinear resize (PyTorch align_corners=False) against the double reference: up/down sampling, non-integer ratios, accumulate mode, shape errors. */
+/* Op family resize: bilinear resize (PyTorch align_corners=False) against the double reference: up/down sampling, non-integer ratios, accumulate mode, float and half storage, shape errors. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -12,6 +12,11 @@
  * (fma) coordinate, which moves weights by an ulp of the coordinate (9e-7). */
 #define ATOL 5e-7
 #define RTOL 1e-6
+/* A half output adds its one rounding (testutil.h); half inputs are exact
+ * (the reference blends the same half-rounded values). The rounding of a
+ * half y0 before accumulation is reproduced in the reference too. */
+static double atol_of(cn_dtype yd) { return ATOL + (yd == CN_F16 ? TU_HALF_ABS : 0); }
+static double rtol_of(cn_dtype yd) { return RTOL + (yd == CN_F16 ? TU_HALF_U : 0); }
 
 typedef struct resize_case {
     const char *name;
@@ -33,7 +38,7 @@ static const resize_case cases[] = {
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
-static void run_case(cn_ctx *ctx, tu_rng *r, const resize_case *rc)
+static void run_case(cn_ctx *ctx, tu_rng *r, const resize_case *rc, cn_dtype xd, cn_dtype yd)
 {
     int64_t L = 1, xs[5], ys[5];
     for (int i = 0; i < rc->ndim - 2; i++) {
@@ -46,26 +51,30 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const resize_case *rc)
     float *x = tu_rand_array(r, nx, -1, 1), *y0 = tu_rand_array(r, ny, -2, 2);
     float *got = malloc((size_t)ny * sizeof *got);
     double *want = malloc((size_t)ny * sizeof *want);
+    tu_half_inputs(xd, x, nx);
+    tu_half_inputs(yd, y0, ny);
     cn_tensor tx;
-    TU_OK(cn_tensor_from_host(ctx, &tx, rc->ndim, xs, x));
+    TU_OK(cn_tensor_from_host_as(ctx, &tx, xd, rc->ndim, xs, x));
 
+    char what[128];
+    snprintf(what, sizeof what, "%s, %s to %s", rc->name, cn_dtype_name(xd), cn_dtype_name(yd));
     tu_guarded g;
-    TU_OK(tu_guarded_alloc(ctx, &g, rc->ndim, ys));
+    TU_OK(tu_guarded_alloc_as(ctx, &g, yd, rc->ndim, ys));
     TU_OK(cn_resize_bilinear(ctx, &tx, &g.t, 0));
-    tu_guard_check(ctx, &g, got, rc->name);
+    tu_guard_check(ctx, &g, got, what);
     ref_resize_bilinear(L, rc->hi, rc->wi, rc->ho, rc->wo, x, want, 0);
-    tu_compare(rc->name, got, want, ny, ATOL, RTOL);
+    tu_compare(what, got, want, ny, atol_of(yd), rtol_of(yd));
 
     /* accumulate: y starts as y0, becomes y0 + resize(x) */
-    char what[128];
-    snprintf(what, sizeof what, "%s, accumulate", rc->name);
+    snprintf(what, sizeof what, "%s, %s to %s, accumulate", rc->name, cn_dtype_name(xd),
+             cn_dtype_name(yd));
     TU_OK(cn_tensor_upload(ctx, &g.t, y0));
     TU_OK(cn_resize_bilinear(ctx, &tx, &g.t, 1));
     tu_guard_check(ctx, &g, got, what);
     for (int64_t i = 0; i < ny; i++)
         want[i] = y0[i];
     ref_resize_bilinear(L, rc->hi, rc->wi, rc->ho, rc->wo, x, want, 1);
-    tu_compare(what, got, want, ny, ATOL, RTOL);
+    tu_compare(what, got, want, ny, atol_of(yd), rtol_of(yd));
 
     tu_guarded_free(&g);
     cn_tensor_release(ctx, &tx);
@@ -113,12 +122,25 @@ static void test_rejections(cn_ctx *ctx)
     cn_tensor_release(ctx, &v2);
 }
 
-static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg) { run_case(ctx, r, arg); }
+static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    run_case(ctx, r, arg, CN_F32, CN_F32);
+}
+
+/* half in and out (the decoder's), and each mixed pair */
+static void case_table_half(cn_ctx *ctx, tu_rng *r, const void *arg)
+{
+    run_case(ctx, r, arg, CN_F16, CN_F16);
+    run_case(ctx, r, arg, CN_F32, CN_F16);
+    run_case(ctx, r, arg, CN_F16, CN_F32);
+}
 
 static void add_cases(op_cases *l)
 {
     for (int i = 0; i < NCASES; i++)
         op_add(l, case_table, &cases[i], "%s", cases[i].name);
+    for (int i = 0; i < NCASES; i++)
+        op_add(l, case_table_half, &cases[i], "%s, half", cases[i].name);
     op_add_plain(l, test_known_values, "hand-checked values");
     op_add_plain(l, test_rejections, "rejections");
 }
