@@ -34,6 +34,10 @@ threadpoolctl for OpenBLAS. Without --weights the weights are `caspnet init-weig
 calibrated on one synthetic clip of the bench size, written once to the work folder
 (default build/anchors, also the cache of the export and the per-engine logs and JSON).
 --skip takes a comma list of: ours, ort, openvino, pytorch, gemm.
+Then a table per layer group (caspnet bench's groups: S3D stages, VGGish, each ASPP and
+attention, CPC, each decoder block) of every engine's profiled time and ours / ONNX Runtime
+and ours / OpenVINO per group; ONNX Runtime and OpenVINO get one extra profiled run for it
+in the last round, grouped by the module path in their node names (--no-groups: none).
 The 1-minute load average is printed before and after each engine: on a shared machine
 the numbers are only as good as it was quiet.
 """
@@ -205,6 +209,9 @@ def combine(kind, rounds):
         e["seconds_median"] = median([r["seconds_median"] for r in rounds])
         e["seconds_min"] = min(r["seconds_min"] for r in rounds)
         e["seconds_max"] = max(r["seconds_max"] for r in rounds)
+        # per layer group: the median over the rounds that timed groups
+        per = [r["groups"] for r in rounds if r.get("groups")]
+        e["groups"] = {g: median([p.get(g, 0.0) for p in per]) for g in per[0]} if per else None
     e["rounds"] = rounds
     return e
 
@@ -222,17 +229,20 @@ def run_ours(a, caspnet, weights, d, tag, env):
         res = json.load(f)["devices"][0]
     return {"name": f"caspnet, {short_platform(d['platform'])} [{d['index']}]", **stats(res),
             "device": res["device"], "index": d["index"], "gemm_ceiling_gflops": res["gemm_gflops"],
-            "gflop_counted": sum(g["gflop"] for g in res["groups"]), "log": log}
+            "gflop_counted": sum(g["gflop"] for g in res["groups"]),
+            "groups": {g["name"]: g["seconds"] for g in res["groups"]},
+            "group_gflop": {g["name"]: g["gflop"] for g in res["groups"]}, "log": log}
 
 
-def run_venv_model(a, vpy, eng, export, tag):
+def run_venv_model(a, vpy, eng, export, tag, groups):
     out, log = paths(a, tag)
     run_logged([vpy, os.path.join(HERE, "anchors_run.py"), eng, "--dir", export, "--threads", str(a.threads),
-                "--reps", str(a.reps), "--tol", str(a.tol), "--json", out], log)
+                "--reps", str(a.reps), "--tol", str(a.tol), "--json", out] + (["--groups"] if groups else []), log)
     with open(out) as f:
         res = json.load(f)
     return {"name": f"{res['engine']}, CPU" + (", f32" if eng == "openvino" else ""), **stats(res),
-            "settings": res["settings"], "max_abs_err": res["max_abs_err"], "log": log}
+            "settings": res["settings"], "max_abs_err": res["max_abs_err"], "groups": res.get("groups"),
+            "log": log}
 
 
 def run_pytorch(a, weights, tag):
@@ -244,7 +254,9 @@ def run_pytorch(a, weights, tag):
     with open(out) as f:
         res = json.load(f)
     return {"name": f"PyTorch {res['torch_version']} (Debian), reference as shipped", **stats(res),
-            "omp_wait_policy": res["omp_wait_policy"], "log": log}
+            "omp_wait_policy": res["omp_wait_policy"],
+            "groups": {**{g["name"]: g["seconds"] for g in res["groups"]}, "(other)": res["other_seconds"]},
+            "log": log}
 
 
 def run_gemm(a, bench_gemm, d, tag, env):
@@ -306,6 +318,8 @@ def main(argv=None):
                    help="cache and log folder (build/anchors)")
     p.add_argument("--venv", default=os.path.join(ROOT, ".deps", "bench-venv"),
                    help="the venv of bench/setup-anchors.sh (.deps/bench-venv)")
+    p.add_argument("--no-groups", dest="groups", action="store_false",
+                   help="no per-layer-group table (ONNX Runtime and OpenVINO are then not profiled)")
     p.add_argument("--json", help="write every result here")
     a = p.parse_args(argv)
     skip = {s for s in a.skip.split(",") if s}
@@ -358,23 +372,24 @@ def main(argv=None):
         jobs = []   # (key, kind, run(tag) -> result dict), run once per round in this order
         if "ours" not in skip:
             for d in devices:
-                jobs.append((f"ours-dev{d['index']}", "ours", lambda tag, d=d: run_ours(a, caspnet, weights, d, tag, env)))
+                jobs.append((f"ours-dev{d['index']}", "ours", lambda tag, r, d=d: run_ours(a, caspnet, weights, d, tag, env)))
         for eng in ("ort", "openvino"):
             if eng not in skip:
-                jobs.append((eng, eng, lambda tag, eng=eng: run_venv_model(a, vpy, eng, export, tag)))
+                jobs.append((eng, eng, lambda tag, r, eng=eng: run_venv_model(a, vpy, eng, export, tag,
+                                                                               a.groups and r == a.rounds - 1)))
         if "pytorch" not in skip:
-            jobs.append(("pytorch", "pytorch", lambda tag: run_pytorch(a, weights, tag)))
+            jobs.append(("pytorch", "pytorch", lambda tag, r: run_pytorch(a, weights, tag)))
         if "gemm" not in skip:
             for d in devices:
-                jobs.append((f"gemm-dev{d['index']}", "gemm", lambda tag, d=d: run_gemm(a, bench_gemm, d, tag, env)))
-            jobs.append(("openblas", "gemm", lambda tag: run_openblas(a, vpy, tag)))
+                jobs.append((f"gemm-dev{d['index']}", "gemm", lambda tag, r, d=d: run_gemm(a, bench_gemm, d, tag, env)))
+            jobs.append(("openblas", "gemm", lambda tag, r: run_openblas(a, vpy, tag)))
         results = {key: [] for key, _, _ in jobs}
         for r in range(a.rounds):
             if a.rounds > 1:
                 print(f"# round {r + 1} of {a.rounds}")
             for key, _, fn in jobs:
                 before = load1()
-                res = fn(key if a.rounds == 1 else f"{key}-r{r + 1}")
+                res = fn(key if a.rounds == 1 else f"{key}-r{r + 1}", r)
                 res.update(load_before=before, load_after=load1())
                 results[key].append(res)
         for key, kind, _ in jobs:
@@ -419,6 +434,7 @@ def report(doc):
                   f"(caspnet bench, best of 5)")
     if any(e["kind"] == "pytorch" for e in doc["engines"]):
         print("PyTorch runs the reference as shipped (literal attention, more FLOPs); its GFLOP/s is on the same count")
+    report_groups(doc, ours)
     if doc["gemm"]:
         blas = [g for g in doc["gemm"] if g.get("openblas")]
         print(f"\n{'GEMM 1024^3 float32':<64} {'GFLOP/s':>8} {'of OpenBLAS':>12} {'load':>10}")
@@ -432,6 +448,39 @@ def report(doc):
     for e in doc["engines"]:
         if "max_abs_err" in e:
             print(f"{e['name']}: max abs map error vs the PyTorch reference {e['max_abs_err']:.1e}; {e['settings']}")
+
+
+
+def report_groups(doc, ours):
+    """Milliseconds per layer group of every engine that reports them, and ours over
+    ONNX Runtime and OpenVINO per group: what still limits us, group by group."""
+    eng = [e for e in doc["engines"] if e.get("groups")]
+    if not ours or not eng:
+        return
+    names = list(ours[0]["groups"]) + sorted({g for e in eng for g in e["groups"]} - set(ours[0]["groups"]))
+    short = {"ours": lambda e: f"ours[{e['index']}]", "ort": lambda e: "ORT", "openvino": lambda e: "OpenVINO",
+             "pytorch": lambda e: "PyTorch"}
+    anchors = [e for e in eng if e["kind"] in ("ort", "openvino")]
+    pairs = [(o, x) for o in ours for x in anchors]
+    heads = [short[e["kind"]](e) + " ms" for e in eng] + [f"{short['ours'](o)}/{short[x['kind']](x)}" for o, x in pairs]
+    print(f"\nper layer group (profiled time, not wall: ours OpenCL events, ORT / OpenVINO their profilers in one "
+          f"profiled run, PyTorch forward hooks)")
+    print(f"{'group':<12} {'GFLOP':>6} " + " ".join(f"{h:>12}" for h in heads))
+    gflop = ours[0].get("group_gflop", {})
+    tot = {id(e): 0.0 for e in eng}
+    for n in names:
+        row = []
+        for e in eng:
+            v = e["groups"].get(n)
+            tot[id(e)] += v or 0.0
+            row.append(f"{v * 1e3:12.1f}" if v is not None else f"{'-':>12}")
+        for o, x in pairs:
+            a, b = o["groups"].get(n), x["groups"].get(n)
+            row.append(f"{a / b:12.2f}" if a and b else f"{'-':>12}")
+        print(f"{n:<12} {gflop.get(n, 0.0):6.2f} " + " ".join(row))
+    row = [f"{tot[id(e)] * 1e3:12.1f}" for e in eng]
+    row += [f"{tot[id(o)] / tot[id(x)]:12.2f}" if tot[id(x)] else f"{'-':>12}" for o, x in pairs]
+    print(f"{'sum':<12} {sum(gflop.values()):6.2f} " + " ".join(row))
 
 
 if __name__ == "__main__":

@@ -19,15 +19,104 @@ openblas: float32 N x N by N x N products (N = 1024 by default) through NumPy's 
 i.e. the OpenBLAS sgemm of the NumPy wheel, limited to --threads by threadpoolctl; one
 warm-up, then the median (and best) of --reps runs, with what threadpoolctl says about the
 library (version, kernel architecture, threads).
+
+--groups (ort, openvino): after the timed runs, one more session with the engine's own
+profiler (ONNX Runtime's profile, OpenVINO's PERF_COUNT), warmed up, and one profiled run
+whose node times are summed per layer group of caspnet bench, by the module path in the
+node names (OpenVINO: also in the names a fused node replaced); a node without one, made
+by the engine (e.g. ONNX Runtime's fused Gelu), counts in the group of the node before it.
 """
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
+
+
+# A node's layer group, as caspnet bench and bench/pytorch_baseline.py cut them, from the
+# module path the ONNX export gives node names ("/video/base.3/conv_s/Conv"); the
+# engines keep it in the names of fused nodes and of the reorders they insert.
+GROUP_RE = re.compile(r"/(?:video/base\.(\d+)/|(audio)/|avim\.(\d)/(aspp/)?|(cpc)/|dec\.(\d)/|(Resize|Sigmoid))")
+S3D_STAGE = [1] * 4 + [2] * 3 + [3] * 6 + [4] * 3   # video.base 0-3, 4-6, 7-12, 13-15
+
+
+def group_of(node):
+    m = GROUP_RE.search(node)
+    if not m:
+        return None
+    base, audio, avim, aspp, cpc, dec, tail = m.groups()
+    if base is not None:
+        return f"S3D.{S3D_STAGE[int(base)]}"
+    if audio:
+        return "VGGish"
+    if avim is not None:
+        return f"ASPP.{avim}" if aspp else f"attention.{avim}"
+    if cpc:
+        return "CPC"
+    if dec is not None:
+        return f"decoder.{dec}"
+    return "decoder.1"   # the head's final resize and sigmoid, as in pytorch_baseline.py
+
+
+def sum_groups(nodes):
+    """nodes: (name, seconds) in execution order -> seconds per group. A node whose name
+    has no module path (one the engine made, e.g. ONNX Runtime's fused Gelu) counts in
+    the group of the node run before it; before any, in "(other)"."""
+    groups, g = {}, "(other)"
+    for name, seconds in nodes:
+        g = group_of(name) or g
+        groups[g] = groups.get(g, 0.0) + seconds
+    return groups
+
+
+def ort_groups(model, threads, feeds):
+    """Seconds per layer group of one profiled run (after a warm-up), from ONNX Runtime's
+    profile: the kernel time of every node in the last model_run."""
+    import onnxruntime as ort
+    with tempfile.TemporaryDirectory() as tmp:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.enable_profiling = True
+        so.profile_file_prefix = os.path.join(tmp, "ort")
+        sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        sess.run(None, feeds)
+        sess.run(None, feeds)
+        with open(sess.end_profiling()) as f:
+            events = json.load(f)
+    run = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"][-1]
+    nodes = sorted((e["ts"], e["name"][: -len("_kernel_time")], e["dur"] * 1e-6) for e in events
+                   if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+                   and run["ts"] <= e["ts"] <= run["ts"] + run["dur"])
+    return sum_groups((name, sec) for _, name, sec in nodes)
+
+
+def openvino_groups(model, threads, feeds):
+    """Seconds per layer group of one profiled run (after a warm-up): OpenVINO's per-node
+    performance counters (PERF_COUNT), same settings as the timed runs."""
+    import openvino as ov
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(model), "CPU", {
+        "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+        "PERFORMANCE_HINT": "LATENCY", "PERF_COUNT": True})
+    req = compiled.create_infer_request()
+    req.infer(feeds)
+    req.infer(feeds)
+    # a node the plugin made keeps the ONNX names it replaced in originalLayersNames
+    orig = {}
+    for op in compiled.get_runtime_model().get_ops():
+        rt = op.get_rt_info()
+        if "originalLayersNames" in rt:
+            orig[op.get_friendly_name()] = rt["originalLayersNames"].astype(str)
+    return sum_groups((p.node_name + "," + orig.get(p.node_name, ""), p.real_time.total_seconds())
+                      for p in req.get_profiling_info())
 
 
 def write_json(path, doc):
@@ -107,13 +196,16 @@ def time_model(a):
         run(feeds)
         walls.append(time.perf_counter() - t0)
     med = statistics.median(walls)
+    groups = None
+    if a.groups:
+        groups = (ort_groups if a.engine == "ort" else openvino_groups)(model, a.threads, feeds)
     print(f"anchors_run: {name}: {settings}; load {t_load:.1f} s, warm-up {t_warm:.2f} s; "
           f"max abs map error vs reference {err:.2e}; median {med:.3f} s per clip "
           f"(min {min(walls):.3f}, max {max(walls):.3f}, {a.reps} runs)")
     write_json(a.json, {"engine": name, "settings": settings, "threads": a.threads,
                         "max_abs_err": err, "tol": a.tol, "load_seconds": t_load, "warmup_seconds": t_warm,
                         "seconds_all": walls, "seconds_median": med, "seconds_min": min(walls),
-                        "seconds_max": max(walls)})
+                        "seconds_max": max(walls), "groups": groups})
     return 0
 
 
@@ -153,6 +245,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="threads (2)")
     p.add_argument("--reps", type=int, default=5, help="timed runs after the warm-up (5)")
     p.add_argument("--tol", type=float, default=2.5e-4, help="max abs map error vs the reference (2.5e-4)")
+    p.add_argument("--groups", action="store_true",
+                   help="ort, openvino: after the timed runs, one profiled run, its node times summed per "
+                        "layer group (caspnet bench's groups)")
     p.add_argument("--size", type=int, default=1024, help="openblas: N of the N^3 product (1024)")
     p.add_argument("--json", help="write the result here")
     a = p.parse_args(argv)
