@@ -223,15 +223,25 @@ def paths(a, tag):
 def run_ours(a, caspnet, weights, d, tag, env):
     out, log = paths(a, tag)
     H, W = a.size
-    run_logged([caspnet, "bench", "--device", str(d["index"]), "--weights", weights, "--size", f"{H}x{W}",
-                "--reps", str(a.reps), "--batches", "1", "--json", out], log, env)
+    cmd = [caspnet, "bench", "--device", str(d["index"]), "--weights", weights, "--size", f"{H}x{W}",
+           "--reps", str(a.reps), "--batches", "1", "--json", out]
+    if has_option(caspnet, "bench", "--precision"):
+        cmd += ["--precision", "fp32"]   # the anchors are all float32 (bench's default adds fp16)
+    run_logged(cmd, log, env)
     with open(out) as f:
         res = json.load(f)["devices"][0]
+    if res.get("precision", "fp32") != "fp32":
+        raise Failure(f"caspnet bench ran {res['precision']}, not fp32 (log: {log})")
     return {"name": f"caspnet, {short_platform(d['platform'])} [{d['index']}]", **stats(res),
             "device": res["device"], "index": d["index"], "gemm_ceiling_gflops": res["gemm_gflops"],
             "gflop_counted": sum(g["gflop"] for g in res["groups"]),
             "groups": {g["name"]: g["seconds"] for g in res["groups"]},
             "group_gflop": {g["name"]: g["gflop"] for g in res["groups"]}, "log": log}
+
+
+def has_option(binary, command, option):
+    out = subprocess.run([binary, command, "--help"], capture_output=True, text=True)
+    return option in out.stdout + out.stderr
 
 
 def run_venv_model(a, vpy, eng, export, tag, groups):
