@@ -98,7 +98,7 @@ else
 fi
 
 rm -f "$dir/ours.json" "$dir/pytorch.json"
-set -- bench --size "$size" --reps "$reps" --batches 1 --attention "$attention" --json "$dir/ours.json"
+set -- bench --size "$size" --reps "$reps" --batches 1 --precision fp32 --attention "$attention" --json "$dir/ours.json"
 [ -n "$weights" ] && set -- "$@" --weights "$weights"
 [ -n "$device" ] && set -- "$@" --device "$device"
 echo "# load before: $(uptime)"
