@@ -53,9 +53,21 @@ static void usage(FILE *f)
 }
 
 typedef struct bar {
-    int tty;
-    double last;
+    int tty;   /* a progress bar on stderr */
+    int drawn; /* the bar is on the screen now */
 } bar;
+
+static void on_log(void *user, const char *line)
+{
+    bar *b = user;
+    if (b->drawn) { /* the line goes where the bar was; the bar comes back below it */
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        b->drawn = 0;
+    }
+    printf("%s\n", line);
+    fflush(stdout);
+}
 
 static void fmt_time(double s, char *buf, size_t n)
 {
@@ -77,6 +89,7 @@ static void on_progress(void *user, const cn_tune_progress *p)
             "##############################", width - fill, "..............................",
             100 * p->fraction, p->cls ? p->cls : "", p->cand, p->ncand, eta);
     fflush(stderr);
+    b->drawn = 1;
 }
 
 int cmd_tune(int argc, char **argv)
@@ -156,19 +169,19 @@ int cmd_tune(int argc, char **argv)
     int np = 0, nres = 0, rc = 1;
     cn_tune_result res[CN_TC_COUNT];
     bar b = {!quiet && isatty(2), 0};
-    ro.log = quiet ? NULL : stdout;
+    ro.log = quiet ? NULL : on_log;
     ro.progress = on_progress;
     ro.user = &b;
     const double t0 = cn_seconds();
     if (cn_model_problems(ctx, variant, (int)N, H, W, &probs, &np) != CN_OK ||
         cn_tune_run(ctx, probs, np, &ro, res, &nres) != CN_OK) {
-        if (b.tty)
-            fputc('\n', stderr);
+        if (b.drawn)
+            fputs("\r\033[K", stderr);
         cli_error("tune: %s", cn_last_error());
         goto done;
     }
-    if (b.tty)
-        fprintf(stderr, "\r%80s\r", "");
+    if (b.drawn)
+        fputs("\r\033[K", stderr);
     char command[512];
     int len = snprintf(command, sizeof command, "caspnet tune");
     for (int i = 1; i < argc && len < (int)sizeof command; i++)

@@ -2,7 +2,7 @@
 #ifndef CASPNET_OPS_TUNING_H
 #define CASPNET_OPS_TUNING_H
 
-#include <stdio.h>
+#include <stddef.h>
 
 #include "ops/gemm.h"
 #include "runtime/runtime.h"
@@ -174,6 +174,11 @@ const char *cn_tuning_source(const cn_ctx *ctx, int family);
 /* Notes of the lookup, one per line ("" none). */
 const char *cn_tuning_notes(const cn_ctx *ctx);
 
+/* The shipped database: the JSON files of cl/tuning/ (one per measured
+ * device, named after it), embedded by cmake/embed_cl.cmake like the kernels. */
+extern const cn_cl_source cn_tuning_db_sources[];
+extern const int cn_tuning_db_source_count;
+
 /* What a tuning file is keyed by. */
 typedef struct cn_tune_identity {
     char platform[128], name[256], vendor[128], driver[128];
@@ -239,7 +244,9 @@ typedef struct cn_tune_run_opts {
     int mode;      /* CN_TUNE_* */
     double budget; /* seconds of wall time; 0: the mode's default (60, 600, 3600) */
     int only_cls;  /* -1 all, else one class (tests) */
-    FILE *log;     /* one line per class and per dropped candidate; NULL quiet */
+    /* one line per class and per candidate (its time, or why it was
+     * dropped), without the newline; NULL: quiet */
+    void (*log)(void *user, const char *line);
     void (*progress)(void *user, const cn_tune_progress *p);
     void *user;
 } cn_tune_run_opts;

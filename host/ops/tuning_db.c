@@ -12,10 +12,6 @@
 #define SCHEMA "caspnet-tuning"
 #define VERSION 1
 
-/* The JSON files of cl/tuning/, embedded by cmake/embed_cl.cmake like the kernels. */
-extern const cn_cl_source cn_tuning_db_sources[];
-extern const int cn_tuning_db_source_count;
-
 /* ---- identity and hashes ---------------------------------------------------------------- */
 
 static void host_isa(char *buf, size_t n)

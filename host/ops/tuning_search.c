@@ -1,6 +1,7 @@
 /* The tuner behind `caspnet tune`: per shape class, the class default, the previous best and the curated candidates, then a bounded local search over the macros' ladders, under a time budget; near-ties go to the earliest candidate. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,11 +49,13 @@ __attribute__((format(printf, 2, 3))) static void say(tuner *T, const char *fmt,
 {
     if (!T->o->log)
         return;
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(T->o->log, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fflush(T->o->log);
+    line[strcspn(line, "\n")] = '\0';
+    T->o->log(T->o->user, line);
 }
 
 static void progress(tuner *T)
@@ -62,10 +65,12 @@ static void progress(tuner *T)
     const double now = cn_seconds(), left = T->deadline - now;
     const double per = T->units_done > 0 ? T->cost_sum / T->units_done : 1.0;
     double eta = (T->units_total - T->units_done) * per;
-    eta = eta > left ? left : eta < 0 ? 0 : eta;
+    eta = eta > left ? left : eta;
+    eta = eta < 0 ? 0 : eta;
     const double el = now - T->t0;
-    cn_tune_progress p = {el + eta > 0 ? el / (el + eta) : 0, eta, T->cls_name, T->cand_i,
-                          T->cand_n};
+    double frac = el + eta > 0 ? el / (el + eta) : 0;
+    frac = frac > 1 ? 1 : frac;
+    cn_tune_progress p = {frac, eta, T->cls_name, T->cand_i, T->cand_n};
     T->o->progress(T->o->user, &p);
 }
 
@@ -410,9 +415,10 @@ int cn_tune_run(cn_ctx *ctx, const cn_tune_problem *p, int np, const cn_tune_run
         for (int d = c; d < CN_TC_COUNT; d++)
             wl += nsel[d] ? w[d] + 0.02 * wsum : 0;
         const double share = (w[c] + 0.02 * wsum) / (wl > 0 ? wl : 1);
-        const double class_deadline = cn_seconds() + (T.deadline - cn_seconds()) * share;
+        const double left = T.deadline - cn_seconds() > 0 ? T.deadline - cn_seconds() : 0;
+        const double class_deadline = cn_seconds() + left * share;
         say(&T, "%s (%s): %s; %.0f s of budget\n", cn_tune_classes[c].name,
-            cn_tune_classes[c].what, desc[c], class_deadline - cn_seconds());
+            cn_tune_classes[c].what, desc[c], left * share);
         shape_set *S = calloc(1, sizeof *S);
         if (!S) {
             st = cn_fail(CN_ERR_OOM, "tuner: out of host memory");
