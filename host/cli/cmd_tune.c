@@ -15,7 +15,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: caspnet tune [--device D] [--size HxW] [--batch N] [--variant av|v]\n"
             "                    [--mode rapid|normal|exhaustive] [--budget SECONDS]\n"
-            "                    [--out FILE] [--notes TEXT] [--class NAME] [--quiet]\n\n"
+            "                    [--out FILE | --out-dir DIR] [--notes TEXT] [--class NAME]\n"
+            "                    [--quiet]\n\n"
             "Tunes the kernels for one device (default: the one predict would use) and writes\n"
             "its tuning file, which predict, forward, bench and the engine API then use\n"
             "unasked. For each shape class the model runs at 16 x H x W (default 224 x 384)\n"
@@ -36,6 +37,8 @@ static void usage(FILE *f)
             "             class's default is always timed)\n"
             "  --out      the file to write (default: CACHE_DIR/tuning-<device hash>.json, the\n"
             "             user file the lookup reads; CACHE_DIR as CASPNET_CACHE_DIR)\n"
+            "  --out-dir  write DIR/<device>.json instead, named after the device (how the\n"
+            "             shipped database cl/tuning/ is made: bench/tune-shipped.sh)\n"
             "  --notes    text stored in the file's notes field (e.g. that the machine was busy)\n"
             "  --class    tune only this class (see below); the file then holds only it\n"
             "  --quiet    no progress bar and no per-candidate lines\n\n"
@@ -69,6 +72,44 @@ static void on_log(void *user, const char *line)
     fflush(stdout);
 }
 
+/* A file name for the device: implementation, device, host ISA, compute
+ * units ("pocl-pthread-skylake-avx512-amd-epyc-avx512f-2cu"); only [a-z0-9-],
+ * since the build embeds cl/tuning/ files under their stem. */
+static void device_slug(cn_ctx *ctx, char *buf, size_t n)
+{
+    cn_tune_identity id;
+    cn_tuning_identity(ctx, &id);
+    char plat[64], raw[512];
+    snprintf(plat, sizeof plat, "%s", id.platform);
+    for (char *p = plat; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    static const char *const known[][2] = {{"portable computing", "pocl"}, {"intel", "intel"},
+                                           {"nvidia", "nvidia"}, {"amd", "amd"},
+                                           {"advanced micro", "amd"}, {"apple", "apple"},
+                                           {"rusticl", "rusticl"}, {"clover", "clover"}};
+    const char *pl = NULL;
+    for (size_t i = 0; i < sizeof known / sizeof known[0] && !pl; i++)
+        if (strstr(plat, known[i][0]))
+            pl = known[i][1];
+    if (!pl) {
+        plat[strcspn(plat, " ")] = '\0';
+        pl = plat;
+    }
+    snprintf(raw, sizeof raw, "%s-%s-%s-%ucu", pl, id.name, id.host_isa, id.compute_units);
+    size_t k = 0;
+    for (const char *p = raw; *p && k + 1 < n && k < 96; p++) {
+        char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            c = '-';
+        if (c == '-' && (k == 0 || buf[k - 1] == '-'))
+            continue;
+        buf[k++] = c;
+    }
+    while (k > 0 && buf[k - 1] == '-')
+        k--;
+    buf[k] = '\0';
+}
+
 static void fmt_time(double s, char *buf, size_t n)
 {
     if (s >= 3600)
@@ -95,14 +136,15 @@ static void on_progress(void *user, const cn_tune_progress *p)
 int cmd_tune(int argc, char **argv)
 {
     const char *device = NULL, *size = "224x384", *batch_s = "1", *mode_s = "normal",
-               *budget_s = NULL, *out = NULL, *notes = "", *variant = "av", *only = NULL;
+               *budget_s = NULL, *out = NULL, *notes = "", *variant = "av", *only = NULL,
+               *out_dir = NULL;
     int quiet = 0;
     const cli_opt opts[] = {CLI_VALUE("--device", &device), CLI_VALUE("--size", &size),
                             CLI_VALUE("--batch", &batch_s),  CLI_VALUE("--mode", &mode_s),
                             CLI_VALUE("--budget", &budget_s), CLI_VALUE("--out", &out),
                             CLI_VALUE("--notes", &notes),   CLI_VALUE("--variant", &variant),
                             CLI_VALUE("--class", &only),    CLI_FLAG("--quiet", &quiet),
-                            CLI_END};
+                            CLI_VALUE("--out-dir", &out_dir), CLI_END};
     const cli_cmd cmd = {.name = "tune", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED};
     int parsed = cli_parse(&cmd, argc, argv);
     if (parsed >= 0)
@@ -136,6 +178,10 @@ int cmd_tune(int argc, char **argv)
         cli_error("tune: no class '%s' (see caspnet tune --help)", only);
         return 2;
     }
+    if (out && out_dir) {
+        cli_error("tune: --out and --out-dir exclude each other");
+        return 2;
+    }
     ro.budget = (double)budget;
     const char *cv = getenv("CASPNET_CONV_VARIANT");
     if (cv && *cv) {
@@ -155,6 +201,11 @@ int cmd_tune(int argc, char **argv)
     char path[1200];
     if (out)
         snprintf(path, sizeof path, "%s", out);
+    else if (out_dir) {
+        char slug[128];
+        device_slug(ctx, slug, sizeof slug);
+        snprintf(path, sizeof path, "%s/%s.json", out_dir, slug);
+    }
     else if (!cn_tuning_user_file(ctx, path, sizeof path)[0]) {
         cli_error("tune: the cache folder is off (CASPNET_CACHE_DIR=off): give --out FILE");
         cn_ctx_destroy(ctx);

@@ -18,34 +18,35 @@
 
 /* cl/conv3d.cl and cl/conv_tiled.cl document these macros. */
 static const cn_tune_param conv_params[] = {
-    {"CONV_VARIANT", "direct tiled", NULL, NULL},
-    {"VW", "4 8 16", DIRECT, NULL},
-    {"P_RM", "4 8 12 16 24 32", DIRECT, "conv.pw"},
-    {"P_NV", "1 2 3 4", DIRECT, "conv.pw"},
-    {"R_RM", "4 8 12 16 24 32", DIRECT, NONPW},
-    {"R_NR", "1 2 3 4", DIRECT, NONPW},
-    {"R_NV", "1 2", DIRECT, NONPW},
-    {"CT_TM", "16 32 64 128", TILED, NULL},
-    {"CT_TN", "16 32 64 128 256", TILED, NULL},
-    {"CT_TK", "4 8 16 32", TILED, NULL},
-    {"CT_WM", "1 2 4 8", TILED, NULL},
-    {"CT_WN", "1 2 4 8", TILED, NULL},
+    {"CONV_VARIANT", "direct tiled", NULL, NULL, NULL},
+    {"VW", "4 8 16", DIRECT, NULL, NULL},
+    {"P_RM", "4 8 12 16 24 32", DIRECT, "conv.pw", NULL},
+    {"P_NV", "1 2 3 4", DIRECT, "conv.pw", NULL},
+    {"R_RM", "4 8 12 16 24 32", DIRECT, NONPW, NULL},
+    {"R_NR", "1 2 3 4", DIRECT, NONPW, NULL},
+    {"R_NV", "1 2", DIRECT, NONPW, NULL},
+    /* host/ops/conv_tiled.c's CT_DEFAULT when absent */
+    {"CT_TM", "16 32 64 128", TILED, NULL, "64"},
+    {"CT_TN", "16 32 64 128 256", TILED, NULL, "128"},
+    {"CT_TK", "4 8 16 32", TILED, NULL, "16"},
+    {"CT_WM", "1 2 4 8", TILED, NULL, "4"},
+    {"CT_WN", "1 2 4 8", TILED, NULL, "8"},
 };
 
 /* cl/gemm.cl documents these; GEMM_SKINNY draws the line between the two
  * classes, so it is read but never searched (no ladder). */
 static const cn_tune_param gemm_params[] = {
-    {"GEMM_LOCAL", "0 1", NULL, "gemm.general"},
-    {"GEMM_VW", "1 2 4 8 16", NULL, NULL},
-    {"GEMM_NV", "1 2 3 4", NULL, "gemm.general"},
-    {"GEMM_WM", "2 4 6 8 12 16", NULL, "gemm.general"},
-    {"GEMM_TK", "8 16 32 64", "GEMM_LOCAL=1", "gemm.general"},
-    {"GEMM_LM", "2 4 8 16", "GEMM_LOCAL=1", "gemm.general"},
-    {"GEMM_LN", "2 4 8 16", "GEMM_LOCAL=1", "gemm.general"},
-    {"GEMM_WGM", "1 2 4 8 16 32", "GEMM_LOCAL=0", "gemm.general"},
-    {"GEMM_SK_RP", "1 2 4 8", NULL, "gemm.skinny"},
-    {"GEMM_SK_PV", "1 2 4 8", NULL, "gemm.skinny"},
-    {"GEMM_SKINNY", NULL, NULL, NULL},
+    {"GEMM_LOCAL", "0 1", NULL, "gemm.general", NULL},
+    {"GEMM_VW", "1 2 4 8 16", NULL, NULL, NULL},
+    {"GEMM_NV", "1 2 3 4", NULL, "gemm.general", NULL},
+    {"GEMM_WM", "2 4 6 8 12 16", NULL, "gemm.general", NULL},
+    {"GEMM_TK", "8 16 32 64", "GEMM_LOCAL=1", "gemm.general", NULL},
+    {"GEMM_LM", "2 4 8 16", "GEMM_LOCAL=1", "gemm.general", NULL},
+    {"GEMM_LN", "2 4 8 16", "GEMM_LOCAL=1", "gemm.general", NULL},
+    {"GEMM_WGM", "1 2 4 8 16 32", "GEMM_LOCAL=0", "gemm.general", NULL},
+    {"GEMM_SK_RP", "1 2 4 8", NULL, "gemm.skinny", NULL},
+    {"GEMM_SK_PV", "1 2 4 8", NULL, "gemm.skinny", NULL},
+    {"GEMM_SKINNY", NULL, NULL, NULL, NULL},
 };
 
 static int check_gemm(cn_ctx *ctx, const char *opts) { return cn_gemm_check_tuning_(ctx, opts); }

@@ -60,6 +60,8 @@ typedef struct cn_tune_param {
                           * to the neighbours of the current value */
     const char *when;    /* NULL, or "MACRO=value": it matters only under that setting */
     const char *classes; /* NULL (every class of the family) or the class names it matters for */
+    const char *deflt;   /* the value the op uses when the macro is absent from a string
+                          * that needs it (NULL: the op's strings always carry it) */
 } cn_tune_param;
 
 typedef struct cn_tune_family {

@@ -173,8 +173,9 @@ int tune_inst_run(cn_ctx *ctx, tune_inst *in)
     return p->op == CN_TP_CONV2D ? cn_conv2d(ctx, &a) : cn_conv3d(ctx, &a);
 }
 
-/* Restores y's first content, runs once and downloads y into in->got. */
-static int run_fresh(cn_ctx *ctx, tune_inst *in)
+/* Restores y's first content, runs once and downloads y into in->got;
+ * *seconds: that run's device time (cold: an upper estimate). */
+static int run_fresh(cn_ctx *ctx, tune_inst *in, double *seconds)
 {
     cn_tensor *y = in->p->flags & CN_TPF_Y_IS_X ? &in->x : &in->y;
     CN_TRY(CN_CL(clEnqueueCopyBuffer(cn_ctx_queue(ctx), in->y0.buf, y->buf, 0, 0,
@@ -182,8 +183,11 @@ static int run_fresh(cn_ctx *ctx, tune_inst *in)
     CN_TRY(tune_inst_run(ctx, in));
     CN_TRY(cn_buffer_read(ctx, y->buf, 0, (size_t)in->ny * sizeof(float), in->got));
     cn_prof_entry *pe = NULL;
-    int np = 0; /* these launches are not timed */
+    int np = 0;
     CN_TRY(cn_prof_collect(ctx, &pe, &np));
+    *seconds = 0;
+    for (int i = 0; i < np; i++)
+        *seconds += pe[i].seconds;
     free(pe);
     return CN_OK;
 }
@@ -279,7 +283,8 @@ static int in_window(const cn_tune_problem *p, int64_t i)
 
 int tune_inst_reference(cn_ctx *ctx, tune_inst *in, char *why, size_t n)
 {
-    CN_TRY(run_fresh(ctx, in));
+    double secs;
+    CN_TRY(run_fresh(ctx, in, &secs));
     memcpy(in->ref, in->got, (size_t)in->ny * sizeof *in->ref);
     const cn_tune_problem *p = in->p;
     const double sk = sqrt((double)kdepth(p));
@@ -322,9 +327,9 @@ int tune_inst_reference(cn_ctx *ctx, tune_inst *in, char *why, size_t n)
     return CN_OK;
 }
 
-int tune_inst_check(cn_ctx *ctx, tune_inst *in, char *why, size_t n)
+int tune_inst_check(cn_ctx *ctx, tune_inst *in, char *why, size_t n, double *seconds)
 {
-    CN_TRY(run_fresh(ctx, in));
+    CN_TRY(run_fresh(ctx, in, seconds));
     /* another summation order moves each value by float32 rounding only:
      * far below one product term, which a wrong tap or channel would be */
     const double tol = 5e-6 * sqrt((double)kdepth(in->p)) * (in->refmax > 1 ? in->refmax : 1);

@@ -30,8 +30,10 @@ int tune_inst_run(cn_ctx *ctx, tune_inst *in);
  * against a double computation). CN_OK, 1 when it is wrong (why says how),
  * or the failing status of the run. */
 int tune_inst_reference(cn_ctx *ctx, tune_inst *in, char *why, size_t n);
-/* From y0, runs and compares every element with the reference: CN_OK, 1 wrong, or a status. */
-int tune_inst_check(cn_ctx *ctx, tune_inst *in, char *why, size_t n);
+/* From y0, runs and compares every element with the reference: CN_OK, 1
+ * wrong, or a status; *seconds gets the run's device time (a first run:
+ * cache-cold, so at least the timed runs' median, give or take noise). */
+int tune_inst_check(cn_ctx *ctx, tune_inst *in, char *why, size_t n, double *seconds);
 /* The median device time of `reps` runs (profiling events; the context must profile). */
 int tune_inst_time(cn_ctx *ctx, tune_inst *in, int reps, double *median);
 

@@ -25,6 +25,7 @@ static const mode_cfg modes[3] = {
 };
 
 #define NEAR_TIE 1.03 /* within 3% of the fastest counts as a tie */
+#define GIVE_UP 1.5   /* a candidate surely this much slower than the fastest is not timed further */
 #define MAXCAND 128
 #define MAXSHAPES 16
 
@@ -113,6 +114,8 @@ static void projected(tuner *T, int cls, const cn_tune_problem *rep, char *out, 
     const cn_tune_family *f = &cn_tune_families[fam];
     for (int i = 0; i < f->nparams; i++) {
         const char *v = cn_tune_opts_get(&o, f->params[i].name);
+        if (!v)
+            v = f->params[i].deflt;
         if (v && cn_tune_param_applies(&f->params[i], cls, full))
             cn_tune_opts_set(&keep, f->params[i].name, v);
     }
@@ -148,33 +151,44 @@ typedef struct shape_set {
 } shape_set;
 
 /* Times candidate c on every shape; drops it when it is wrong or does not
- * build or launch. */
-static void evaluate(tuner *T, int cls, cand *c, shape_set *S)
+ * build or launch. bound > 0: gives up timing once the candidate is sure to
+ * take longer (its checking runs past twice bound, or its medians so far
+ * past bound); it keeps that estimate, so it cannot be chosen. */
+static void evaluate(tuner *T, int cls, cand *c, shape_set *S, double bound)
 {
     const double t0 = cn_seconds();
     char why[400] = "";
     int st = cn_tuning_set(T->ctx, cls, c->opts);
     if (st != CN_OK)
         snprintf(why, sizeof why, "%s", cn_last_error());
-    double total = 0;
+    double est = 0, total = 0;
+    /* correctness first, on every shape; the runs' times are a first estimate */
     for (int i = 0; st == CN_OK && i < S->n; i++) {
-        st = tune_inst_check(T->ctx, &S->in[i], why, sizeof why);
+        double t = 0;
+        st = tune_inst_check(T->ctx, &S->in[i], why, sizeof why, &t);
         if (st != CN_OK && st != 1)
             snprintf(why, sizeof why, "%s", cn_last_error());
+        est += t * S->p[i]->count;
+    }
+    /* a first run may pay for caches or a lazy kernel build: twice the margin */
+    int gave_up = st == CN_OK && bound > 0 && est > 2 * bound;
+    for (int i = 0; st == CN_OK && !gave_up && i < S->n; i++) {
         double med = 0;
-        if (st == CN_OK && (st = tune_inst_time(T->ctx, &S->in[i], T->m->reps, &med)) != CN_OK)
+        if ((st = tune_inst_time(T->ctx, &S->in[i], T->m->reps, &med)) != CN_OK)
             snprintf(why, sizeof why, "%s", cn_last_error());
         total += med * S->p[i]->count;
+        gave_up = bound > 0 && total > bound;
     }
     cn_ctx_finish(T->ctx); /* a failed launch may leave work queued */
     c->state = st == CN_OK ? 1 : -1;
-    c->t = total;
+    c->t = gave_up && est > total ? est : total;
     T->units_done += 1;
     T->cost_sum += cn_seconds() - t0;
-    if (st == CN_OK)
-        say(T, "  %-12s %9.3f ms  %s\n", cn_tune_classes[cls].name, total * 1e3, c->opts);
-    else
+    if (st != CN_OK)
         say(T, "  %-12s dropped    %s: %s\n", cn_tune_classes[cls].name, c->opts, why);
+    else
+        say(T, "  %-12s %s%9.3f ms  %s\n", cn_tune_classes[cls].name, gave_up ? ">" : " ",
+            c->t * 1e3, c->opts);
     progress(T);
 }
 
@@ -202,8 +216,17 @@ static void neighbours(tuner *T, int cls, const cn_tune_problem *rep, const char
     cn_tune_opts o;
     if (cn_tune_opts_parse(center, &o) != CN_OK)
         return;
-    for (int i = 0; i < f->nparams; i++) {
-        const cn_tune_param *p = &f->params[i];
+    /* a macro others depend on (the variant) last: it changes the most and
+     * costs the most to time */
+    for (int k = 0; k < 2 * f->nparams; k++) {
+        const cn_tune_param *p = &f->params[k % f->nparams];
+        int is_switch = 0;
+        for (int j = 0; j < f->nparams; j++)
+            is_switch |= f->params[j].when &&
+                         strncmp(f->params[j].when, p->name, strlen(p->name)) == 0 &&
+                         f->params[j].when[strlen(p->name)] == '=';
+        if (is_switch != (k >= f->nparams))
+            continue;
         const char *cur = cn_tune_opts_get(&o, p->name);
         if (!cur || !cn_tune_param_applies(p, cls, center))
             continue;
@@ -277,7 +300,9 @@ static int tune_class(tuner *T, int cls, shape_set *S, double class_deadline, co
             break;
         T->cand_i = i + 1, T->cand_n = nc;
         const double t0 = cn_seconds();
-        evaluate(T, cls, &c[i], S);
+        int fastest;
+        choose(c, i, &fastest);
+        evaluate(T, cls, &c[i], S, fastest >= 0 ? GIVE_UP * c[fastest].t : 0);
         last = cn_seconds() - t0;
     }
     int fastest, pick = choose(c, nc, &fastest);
@@ -289,7 +314,7 @@ static int tune_class(tuner *T, int cls, shape_set *S, double class_deadline, co
         for (; i < nc && cn_seconds() + last <= class_deadline; i++) {
             T->cand_i = i + 1, T->cand_n = nc;
             const double t0 = cn_seconds();
-            evaluate(T, cls, &c[i], S);
+            evaluate(T, cls, &c[i], S, GIVE_UP * c[fastest].t);
             last = cn_seconds() - t0;
         }
         pick = choose(c, nc, &fastest);
@@ -305,7 +330,11 @@ static int tune_class(tuner *T, int cls, shape_set *S, double class_deadline, co
         free(c);
         return 0;
     }
-    CN_TRY(cn_tuning_set(T->ctx, cls, c[pick].opts));
+    const int st = cn_tuning_set(T->ctx, cls, c[pick].opts);
+    if (st != CN_OK) {
+        free(c);
+        return st;
+    }
     memset(r, 0, sizeof *r);
     r->cls = cls;
     snprintf(r->opts, sizeof r->opts, "%s", c[pick].opts);
