@@ -4,7 +4,7 @@
 # NOTES="..." overrides the note stored in each file (default: the date and the load average before the run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build}
+build=$(cd "${1:-$root/build}" && pwd)
 shift || true
 bin=$build/caspnet
 [ -x "$bin" ] || { echo "tune-shipped: no $bin (build first: cmake --build $build)" >&2; exit 2; }
@@ -17,8 +17,9 @@ if [ ${#devices[@]} -eq 0 ]; then
   n=$("$bin" devices | grep -c '^  \[') || true
   for ((i = 0; i < n; i++)); do devices+=("$i"); done
 fi
+cd "$root"   # the files record the command as run: a relative --out-dir
 for d in "${devices[@]}"; do
   note=${NOTES:-"caspnet tune --mode normal, $(date -u '+%Y-%m-%d %H:%M UTC'), load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"}
-  "$bin" tune --device "$d" --mode normal --out-dir "$root/cl/tuning" --notes "$note"
+  "$bin" tune --device "$d" --mode normal --out-dir cl/tuning --notes "$note"
 done
 echo "tune-shipped: rebuild ($build) to embed cl/tuning/, then commit cl/tuning/*.json"

@@ -235,8 +235,13 @@ int cmd_tune(int argc, char **argv)
         fputs("\r\033[K", stderr);
     char command[512];
     int len = snprintf(command, sizeof command, "caspnet tune");
-    for (int i = 1; i < argc && len < (int)sizeof command; i++)
-        len += snprintf(command + len, sizeof command - (size_t)len, " %s", argv[i]);
+    for (int i = 1; i < argc && len < (int)sizeof command; i++) {
+        /* the notes have their own field */
+        const int is_notes = strncmp(argv[i - 1], "--notes", 8) == 0 && argv[i - 1][7] == '\0';
+        len += snprintf(command + len, sizeof command - (size_t)len, " %s",
+                        is_notes ? "..." : strncmp(argv[i], "--notes=", 8) == 0 ? "--notes=..."
+                                                                                : argv[i]);
+    }
     if (cn_tuning_write(ctx, path, res, nres, command, notes) != CN_OK) {
         cli_error("tune: cannot write %s: %s", path, cn_last_error());
         goto done;

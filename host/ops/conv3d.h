@@ -82,7 +82,9 @@ const char *cn_conv_tuning(const cn_ctx *ctx);
  * direct kernels (a note under CASPNET_VERBOSE). A forced tiled variant that
  * cannot run at all is an error. Both variants read the same weights (plain
  * or packed, see below), so the model packs the same way for either.
- * Returns NULL (cn_last_error says why) on a bad token or a failed build. */
+ * Returns NULL (cn_last_error says why) on a bad token or a failed build.
+ * This is the context-wide choice; under a per-class tuning (host/ops/
+ * tuning.h) each shape class's string may name its own variant. */
 const char *cn_conv_variant(cn_ctx *ctx);
 
 /* Packed weights for the general (not 1x1x1) convolution kernel: w (co, ci,

@@ -329,7 +329,7 @@ typedef struct tuning_state {
     int loaded;
     int set[CN_TC_COUNT];
     char opts[CN_TC_COUNT][256];
-    char source[CN_TF_COUNT][320];
+    char source[CN_TF_COUNT][512];
     char notes[2048];
     /* conv strings as launched: [class][pack class], made on first use */
     int eff_ok[NCONV][NCONV];

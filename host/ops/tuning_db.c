@@ -220,28 +220,45 @@ static int shipped_entry(cn_ctx *ctx, const cn_tune_identity *me, entry *out, in
 
 /* ---- the lookup ------------------------------------------------------------------------- */
 
-/* Sets family fam's classes from e (classes it lacks: the kind default). */
-static int apply_family(cn_ctx *ctx, int fam, const entry *e, int kind)
+/* Sets each class of family fam from the first of the valid layers that
+ * has it (a class string that does not parse or fit is a note and the next
+ * layer), else the kind default. used[i] counts the classes layer i gave;
+ * -1 when out of host memory, else how many classes got a kind default. */
+static int apply_family(cn_ctx *ctx, int fam, const entry *const *layer, int nl, int kind,
+                        int used[])
 {
-    int any = 0;
+    int kinds = 0;
     for (int c = 0; c < CN_TC_COUNT; c++) {
         if (cn_tune_classes[c].family != fam)
             continue;
-        const char *s = e && e->has[c] ? e->opts[c] : cn_tune_kind_default(c, kind);
-        const int st = cn_tuning_set(ctx, c, s);
-        if (st == CN_OK) {
-            any |= *s != '\0';
-            continue;
+        int done = 0;
+        for (int i = 0; i < nl && !done; i++) {
+            if (!layer[i] || !layer[i]->has[c])
+                continue;
+            const int st = cn_tuning_set(ctx, c, layer[i]->opts[c]);
+            if (st == CN_ERR_OOM)
+                return -1;
+            if (st == CN_OK)
+                done = 1, used[i]++;
+            else
+                cn_tuning_note_(ctx, "%s: %s not used: %s", layer[i]->label,
+                                cn_tune_classes[c].name, cn_last_error());
         }
+        if (done)
+            continue;
+        const char *d = cn_tune_kind_default(c, kind);
+        const int st = cn_tuning_set(ctx, c, d);
         if (st == CN_ERR_OOM)
             return -1;
-        cn_tuning_note_(ctx, "%s: %s not used: %s", e && e->has[c] ? e->label : "kind defaults",
-                        cn_tune_classes[c].name, cn_last_error());
-        const char *d = cn_tune_kind_default(c, kind);
-        if (e && e->has[c] && cn_tuning_set(ctx, c, d) != CN_OK)
+        if (st != CN_OK) {
+            cn_tuning_note_(ctx, "defaults for %s devices: %s not used: %s",
+                            cn_tune_kind_name(kind), cn_tune_classes[c].name, cn_last_error());
             cn_tuning_set(ctx, c, NULL);
+        } else {
+            kinds += *d != '\0';
+        }
     }
-    return any;
+    return kinds;
 }
 
 int cn_tuning_ensure(cn_ctx *ctx)
@@ -291,12 +308,13 @@ int cn_tuning_ensure(cn_ctx *ctx)
     shipped_entry(ctx, &me, &src[1], 1);
     for (int f = 0; f < CN_TF_COUNT; f++) {
         const uint64_t want = cn_tuning_family_hash(f);
-        const entry *use = NULL;
-        for (int i = 0; i < 2 && !use; i++) {
+        const entry *use[2] = {NULL, NULL}; /* the layers valid for this family, in order */
+        int used[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
             if (!src[i].ok)
                 continue;
             if (src[i].hash[f] == want) {
-                use = &src[i];
+                use[i] = &src[i];
                 continue;
             }
             cn_tuning_note_(ctx, "%s: the %s kernels changed since it was tuned (hash %016llx, "
@@ -307,17 +325,23 @@ int cn_tuning_ensure(cn_ctx *ctx)
                 fprintf(stderr, "caspnet: tuning file %s is stale for the %s kernels (`caspnet "
                         "tune` writes a new one)\n", path, cn_tune_families[f].name);
         }
-        const int any = apply_family(ctx, f, use, kind);
-        if (any < 0) {
+        const int kinds = apply_family(ctx, f, use, 2, kind, used);
+        if (kinds < 0) {
             free(src);
             return cn_fail(CN_ERR_OOM, "tuning: out of host memory");
         }
-        if (use)
-            cn_tuning_set_source_(ctx, f, "%s", use->label);
-        else if (any)
-            cn_tuning_set_source_(ctx, f, "defaults for %s devices", cn_tune_kind_name(kind));
-        else
-            cn_tuning_set_source_(ctx, f, "built-in defaults (no tuning for this device)");
+        char desc[900] = "";
+        size_t len = 0;
+        for (int i = 0; i < 2; i++)
+            if (used[i])
+                len += (size_t)snprintf(desc + len, sizeof desc - len, "%s%s", len ? " and " : "",
+                                        src[i].label);
+        if (kinds && len < sizeof desc)
+            len += (size_t)snprintf(desc + len, sizeof desc - len, "%sdefaults for %s devices",
+                                    len ? " and " : "", cn_tune_kind_name(kind));
+        if (!len)
+            snprintf(desc, sizeof desc, "built-in defaults (no tuning for this device)");
+        cn_tuning_set_source_(ctx, f, "%s", desc);
     }
     free(src);
     return CN_OK;

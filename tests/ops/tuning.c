@@ -1,4 +1,4 @@
-/* Op family tuning: every configuration the tuner can start from on this device (host/ops/tuning.c's curated candidates and per-kind defaults for its kind, the built-in defaults, every macro at the first rung of its ladder) set for its shape class and run on that class's odd shapes against the double reference; a configuration the device cannot run must be refused by the family's check, as the tuner refuses it. */
+/* Op family tuning: every configuration the tuner can start from (host/ops/tuning.c's curated candidates and per-kind defaults, the built-in defaults, every macro at the first rung of its ladder) set for its shape class and, where the device is of a kind it is listed for, run on that class's odd shapes against the double reference; a configuration the device cannot run must be refused by the family's check, as the tuner refuses it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,23 +85,27 @@ static void run_gemm_class(cn_ctx *ctx, tu_rng *r, int cls, const char *label)
 
 typedef struct cfg_case {
     int cls;
+    int kinds;     /* the device kinds it is listed for (CN_TD_*) */
     int synthetic; /* the ladders' first rungs: the checks may refuse it for any reason */
     char opts[256];
 } cfg_case;
 static cfg_case cfgs[768];
 static int ncfgs;
 
-static void add_cfg(int cls, const char *opts, int synthetic)
+static void add_cfg(int cls, int kinds, const char *opts, int synthetic)
 {
     char norm[256];
     if (cn_tune_normalize(opts, cn_tune_classes[cls].family, norm, sizeof norm) != CN_OK)
         snprintf(norm, sizeof norm, "%s", opts); /* the case reports it */
     for (int i = 0; i < ncfgs; i++)
-        if (cfgs[i].cls == cls && strcmp(cfgs[i].opts, norm) == 0)
+        if (cfgs[i].cls == cls && strcmp(cfgs[i].opts, norm) == 0) {
+            cfgs[i].kinds |= kinds;
             return;
+        }
     if (ncfgs == (int)(sizeof cfgs / sizeof cfgs[0]))
         return;
     cfgs[ncfgs].cls = cls;
+    cfgs[ncfgs].kinds = kinds;
     cfgs[ncfgs].synthetic = synthetic;
     snprintf(cfgs[ncfgs].opts, sizeof cfgs[ncfgs].opts, "%s", norm);
     ncfgs++;
@@ -152,7 +156,7 @@ static void ladder_starts(int cls)
             rung(p->ladder, 0, v, sizeof v);
             len += (size_t)snprintf(opts + len, sizeof opts - len, " -D%s=%s", p->name, v);
         }
-        add_cfg(cls, opts, 1);
+        add_cfg(cls, CN_TD_ANY, opts, 1);
     }
 }
 
@@ -169,6 +173,8 @@ static const char *in_effect(cn_ctx *ctx, int cls, char *buf, size_t n)
     snprintf(buf, n, "%s", e ? e : "(none)");
     return buf;
 }
+
+static int all_kinds(void);
 
 static void case_cfg(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
@@ -194,6 +200,15 @@ static void case_cfg(cn_ctx *ctx, tu_rng *r, const void *arg)
         if (!(pin && strcmp(pin, o.name[i]) == 0))
             TU_CHECK(strstr(eff, tok) != NULL, "%s: %s is not in effect (%s)", name, tok, eff);
     }
+    /* another kind's candidate: valid and in effect here, run where it is listed */
+    const int kind = cn_tune_device_kind(cn_ctx_device(ctx));
+    if (!(c->kinds & kind) && !all_kinds()) {
+        printf("  %s: listed for %s devices, not this %s one: checked, not run "
+               "(CASPNET_TEST_TUNING_KINDS=all runs it)\n", name,
+               c->kinds & CN_TD_CPU ? "CPU" : "GPU", cn_tune_kind_name(kind));
+        TU_OK(cn_tuning_reset(ctx));
+        return;
+    }
     snprintf(label, sizeof label, "%s [%s]", name, c->opts);
     if (cn_tune_classes[c->cls].family == CN_TF_GEMM) {
         cn_gemm_set_backend(ctx, CN_GEMM_OWN);
@@ -206,34 +221,28 @@ static void case_cfg(cn_ctx *ctx, tu_rng *r, const void *arg)
     TU_OK(cn_tuning_reset(ctx));
 }
 
-/* The kind of the device the runner will use: the tuner there chooses only
- * among its kind's candidates (a GPU's run the suite on a GPU or Oclgrind;
- * CASPNET_TEST_TUNING_KINDS=all runs every kind's here). */
-static int device_kind(void)
+/* CASPNET_TEST_TUNING_KINDS=all: every kind's candidates run on this device
+ * (by default the tuner here chooses only among its kind's, and a GPU's run
+ * when the suite runs on a GPU or on Oclgrind). */
+static int all_kinds(void)
 {
-    const char *all = getenv("CASPNET_TEST_TUNING_KINDS");
-    if (all && strcmp(all, "all") == 0)
-        return CN_TD_ANY;
-    cn_ctx *ctx = NULL;
-    if (cn_ctx_create(NULL, &ctx) != CN_OK)
-        return CN_TD_ANY; /* the runner's own context then says why */
-    const int k = cn_tune_device_kind(cn_ctx_device(ctx));
-    cn_ctx_destroy(ctx);
-    return k;
+    const char *v = getenv("CASPNET_TEST_TUNING_KINDS");
+    return v && strcmp(v, "all") == 0;
 }
 
+/* The case list is the same on every device (cmake/oclgrind.sh lists the
+ * cases on one device and runs them on another). */
 static void add_cases(op_cases *l)
 {
     ncfgs = 0;
-    const int kind = device_kind();
     for (int i = 0; i < cn_tune_ncandidates; i++)
-        if (cn_tune_candidates[i].kinds & kind)
-            add_cfg(cn_tune_candidates[i].cls, cn_tune_candidates[i].options, 0);
+        add_cfg(cn_tune_candidates[i].cls, cn_tune_candidates[i].kinds,
+                cn_tune_candidates[i].options, 0);
     for (int i = 0; i < cn_tune_nkind_defaults; i++)
-        if (cn_tune_kind_defaults[i].kinds & kind)
-            add_cfg(cn_tune_kind_defaults[i].cls, cn_tune_kind_defaults[i].options, 0);
+        add_cfg(cn_tune_kind_defaults[i].cls, cn_tune_kind_defaults[i].kinds,
+                cn_tune_kind_defaults[i].options, 0);
     for (int c = 0; c < CN_TC_COUNT; c++) {
-        add_cfg(c, "", 0); /* the built-in defaults */
+        add_cfg(c, CN_TD_ANY, "", 0); /* the built-in defaults */
         ladder_starts(c);
     }
     for (int i = 0; i < ncfgs; i++)
