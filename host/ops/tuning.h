@@ -189,7 +189,8 @@ typedef struct cn_tune_identity {
     char host_isa[16]; /* CPU devices: widest vector ISA of the host ("avx512f", "avx2", ...) */
 } cn_tune_identity;
 void cn_tuning_identity(const cn_ctx *ctx, cn_tune_identity *id);
-/* FNV-1a of family f's kernel sources (cn_tune_families[f].programs). */
+/* FNV-1a of family f's kernel sources (cn_tune_families[f].programs, after
+ * the prelude every program is built with). */
 uint64_t cn_tuning_family_hash(int family);
 /* The user's file for ctx's device ("" when the cache folder is off). */
 const char *cn_tuning_user_file(const cn_ctx *ctx, char *buf, size_t n);

@@ -58,7 +58,8 @@ static int same_identity(const cn_tune_identity *a, const cn_tune_identity *b)
 
 uint64_t cn_tuning_family_hash(int family)
 {
-    uint64_t h = CN_FNV_OFFSET;
+    /* the prelude goes before every program, so it is part of each family's kernels */
+    uint64_t h = cn_fnv1a(CN_FNV_OFFSET, cn_cl_prelude.text, cn_cl_prelude.len);
     const char *p = cn_tune_families[family].programs;
     while (*p) {
         size_t n = strcspn(p, " ");
