@@ -10,6 +10,7 @@
 
 typedef struct mode_cfg {
     int reps;       /* timed runs per shape and candidate (median) */
+    int confirm;    /* rounds of the choice against the default, interleaved */
     int max_shapes; /* per class: the largest by FLOPs x count ... */
     double cover;   /* ... until they make this share of the class's FLOPs */
     int curated;    /* curated candidates tried at most */
@@ -19,9 +20,9 @@ typedef struct mode_cfg {
 } mode_cfg;
 
 static const mode_cfg modes[3] = {
-    {3, 2, 0.5, 4, 0, 1, 60},        /* rapid */
-    {5, 4, 0.8, 64, 2, 1, 600},      /* normal */
-    {9, 12, 1.0, 64, 8, 2, 3600},    /* exhaustive */
+    {3, 1, 2, 0.5, 4, 0, 1, 60},     /* rapid */
+    {5, 3, 4, 0.8, 64, 2, 1, 600},   /* normal */
+    {9, 5, 12, 1.0, 64, 8, 2, 3600}, /* exhaustive */
 };
 
 #define NEAR_TIE 1.03 /* within 3% of the fastest counts as a tie */
@@ -257,6 +258,41 @@ static void neighbours(tuner *T, int cls, const cn_tune_problem *rep, const char
     }
 }
 
+/* One pass over the class's shapes under opts: seconds per forward pass. */
+static int time_all(tuner *T, int cls, shape_set *S, const char *opts, double *t)
+{
+    CN_TRY(cn_tuning_set(T->ctx, cls, opts));
+    *t = 0;
+    for (int i = 0; i < S->n; i++) {
+        double med;
+        CN_TRY(tune_inst_time(T->ctx, &S->in[i], T->m->reps, &med));
+        *t += med * S->p[i]->count;
+    }
+    return CN_OK;
+}
+
+/* The choice against the class default again, in alternating rounds: on a
+ * busy machine one median can be off by more than the gain. 1 when the
+ * choice stays at least NEAR_TIE faster in the rounds' medians (*td, *tp
+ * then hold them), 0 when the default is kept, a status on failure. */
+static int confirm(tuner *T, int cls, shape_set *S, const char *dflt, const char *pick,
+                   double *td, double *tp)
+{
+    double a[8], b[8];
+    const int n = T->m->confirm < 8 ? T->m->confirm : 8;
+    for (int r = 0; r < n; r++) {
+        CN_TRY(time_all(T, cls, S, r % 2 ? pick : dflt, r % 2 ? &b[r] : &a[r]));
+        CN_TRY(time_all(T, cls, S, r % 2 ? dflt : pick, r % 2 ? &a[r] : &b[r]));
+    }
+    const double md = cn_median(a, n), mp = cn_median(b, n);
+    const int keep = mp * NEAR_TIE < md;
+    say(T, "  %-12s confirmed over %d alternating rounds: default %.3f ms, choice %.3f ms: %s\n",
+        cn_tune_classes[cls].name, n, md * 1e3, mp * 1e3,
+        keep ? "kept" : "not clearly faster, the default stays");
+    *td = md, *tp = mp;
+    return keep;
+}
+
 /* Tunes one class on its shapes; fills r. 0 when nothing could be timed. */
 static int tune_class(tuner *T, int cls, shape_set *S, double class_deadline, const double *est,
                       cn_tune_result *r)
@@ -321,6 +357,16 @@ static int tune_class(tuner *T, int cls, shape_set *S, double class_deadline, co
         if (!(c[fastest].t < before / NEAR_TIE))
             break; /* no neighbour was clearly faster */
     }
+    double tp = pick >= 0 ? c[pick].t : 0, td = c[0].t;
+    if (pick > 0 && c[0].state == 1) {
+        const int keep = confirm(T, cls, S, c[0].opts, c[pick].opts, &td, &tp);
+        if (keep < 0) {
+            free(c);
+            return keep;
+        }
+        if (!keep)
+            pick = 0, tp = td;
+    }
     int tried = 0, dropped = 0;
     for (int k = 0; k < nc; k++)
         tried += c[k].state == 1, dropped += c[k].state == -1;
@@ -338,8 +384,8 @@ static int tune_class(tuner *T, int cls, shape_set *S, double class_deadline, co
     memset(r, 0, sizeof *r);
     r->cls = cls;
     snprintf(r->opts, sizeof r->opts, "%s", c[pick].opts);
-    r->seconds = c[pick].t;
-    r->default_seconds = c[0].state == 1 ? c[0].t : 0;
+    r->seconds = tp;
+    r->default_seconds = c[0].state == 1 ? td : 0;
     r->tried = tried, r->dropped = dropped;
     say(T, "%s: %.3f ms with the default, %.3f ms chosen (%d timed, %d dropped): %s\n",
         cn_tune_classes[cls].name, r->default_seconds * 1e3, r->seconds * 1e3, tried, dropped,
