@@ -259,8 +259,9 @@ typedef struct cn_tune_run_opts {
  * local search around the best, each checked against the default's output
  * (itself checked against a double computation on sampled outputs); wrong,
  * unbuildable or unlaunchable candidates are dropped; the fastest wins, and
- * candidates within 3% of it go to the earliest in canonical order. The
- * context must have profiling on. Leaves the chosen strings set in ctx and
+ * candidates within 3% of it go to the earliest in canonical order; the
+ * winner is timed against the default again in alternating rounds and kept
+ * only if it stays 3% faster. The context must have profiling on. Leaves the chosen strings set in ctx and
  * fills res (one per class tuned, at most CN_TC_COUNT). */
 int cn_tune_run(cn_ctx *ctx, const cn_tune_problem *p, int np, const cn_tune_run_opts *o,
                 cn_tune_result *res, int *nres);
