@@ -4,7 +4,7 @@
 set -uo pipefail
 . "$(dirname "$0")/testlib.sh"
 
-for cmd in devices forward init-weights info; do
+for cmd in devices forward init-weights info tune; do
   "$BIN" $cmd --help > "$W/help.txt" 2>&1 && grep -q "usage: caspnet $cmd" "$W/help.txt" \
     && ok "$cmd --help" || bad "$cmd --help"
 done
@@ -60,6 +60,10 @@ expect_error "bad bench precision" "fp32, fp16 or auto" "$BIN" bench --precision
 expect_error "out is an input"     "refusing"           "$BIN" "${F[@]}" "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/clip.npy"
 expect_error "init-weights exists" "exists"             "$BIN" init-weights "$W/v.safetensors"
 expect_error "info on bad file"    "F64"                "$BIN" info "$W/dtype.safetensors"
+expect_error "tune: bad mode"      "rapid, normal or exhaustive" "$BIN" tune --mode fast
+expect_error "tune: bad size"      "multiples of 32"    "$BIN" tune --size 30x40
+expect_error "tune: bad class"     "no class"           "$BIN" tune --class conv.nope
+expect_error "tune: two outputs"   "exclude each other" "$BIN" tune --out a.json --out-dir b
 
 # the forward that works writes its output
 "$BIN" forward --quiet --weights "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/out.npy" && [ -s "$W/out.npy" ] \

@@ -9,7 +9,7 @@
 static const op_family *const families[] = {
     &op_family_attention, &op_family_conv2d, &op_family_conv3d, &op_family_conv_transpose3d,
     &op_family_eltwise,   &op_family_gemm,   &op_family_linear, &op_family_mean,
-    &op_family_pool,      &op_family_resize,
+    &op_family_pool,      &op_family_resize,    &op_family_tuning,
 };
 #define NFAMILIES (int)(sizeof families / sizeof families[0])
 

@@ -11,6 +11,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_make_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #include <stdio.h>
 

@@ -185,8 +185,12 @@ static int bench_device(const char *device, const char *weights, const char *con
         }
         cn_weights_free(w);
     }
-    if (st == CN_OK)
+    if (st == CN_OK) {
+        /* which tuning this run measures (host/ops/tuning.h: user file, shipped db, defaults) */
+        printf("tuning: gemm from %s; conv from %s\n", cn_tuning_source(ctx, CN_TF_GEMM),
+               conv_tuning ? "--conv-tuning (every class)" : cn_tuning_source(ctx, CN_TF_CONV));
         st = cn_synth_inputs(maxb, H, W, 1, &clip, &mel);
+    }
     sal = malloc((size_t)maxb * H * W * sizeof *sal);
     if (st != CN_OK || !sal) {
         cli_error("bench: %s", st != CN_OK ? cn_last_error() : "out of host memory");
@@ -263,6 +267,9 @@ static int bench_device(const char *device, const char *weights, const char *con
     cJSON_AddStringToObject(jd, "precision", cn_precision_name(used));
     cJSON_AddNumberToObject(jd, "weight_bytes", (double)cn_model_weight_bytes(cn_engine_model(e)));
     cJSON_AddNumberToObject(jd, "gemm_gflops", gemm);
+    cJSON_AddStringToObject(jd, "tuning_gemm", cn_tuning_source(ctx, CN_TF_GEMM));
+    cJSON_AddStringToObject(jd, "tuning_conv", conv_tuning ? "--conv-tuning"
+                                                           : cn_tuning_source(ctx, CN_TF_CONV));
     cJSON_AddNumberToObject(jd, "copy_gbs", copy);
     cJSON_AddNumberToObject(jd, "height", H);
     cJSON_AddNumberToObject(jd, "width", W);

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"logmel", cmd_logmel, "the VGGish log-mel of one clip's audio window"},
     {"eval", cmd_eval, "CC, NSS, AUC-Judd, SIM, sAUC of predicted maps on a dataset"},
     {"bench", cmd_bench, "time the engine per layer group on each device"},
+    {"tune", cmd_tune, "tune the kernels for a device and write its tuning file"},
     {"make-sample", cmd_make_sample, "write the bundled synthetic sample clip (frames, WAV, mp4)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
@@ -50,7 +51,8 @@ static void usage(FILE *f)
     fprintf(f, "\nenvironment:\n"
                "  CASPNET_DEVICE     device index or name substring (default: discrete GPU, else integrated, else CPU)\n"
                "  CASPNET_CACHE_DIR  compiled-kernel cache (default ~/.cache/caspnet; 'off' disables)\n"
-               "  CASPNET_VERBOSE    1: kernel build logs on stderr, as --verbose\n");
+               "  CASPNET_VERBOSE    1: kernel build logs on stderr, as --verbose\n"
+               "  CASPNET_TUNING     off: built-in kernel tuning; db: shipped database only; FILE: this tuning file\n");
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/tuning.h"
 #include "runtime/runtime.h"
 #include "runtime/tensor.h"
 
@@ -76,7 +77,10 @@ int cn_engine_create(const cn_engine_opts *opts, cn_engine **out)
         return cn_fail(CN_ERR_ARG, "cn_engine_create: unknown precision %d", (int)want);
     }
     int st = cn_ctx_create(&co, &e->ctx);
+    if (st == CN_OK)
+        st = cn_tuning_ensure(e->ctx); /* the device's tuning, before anything runs on it */
     if (st != CN_OK) {
+        cn_ctx_destroy(e->ctx);
         free(e);
         return st;
     }

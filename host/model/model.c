@@ -90,7 +90,7 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
         if (u->packed) {
             /* every conv of such a unit reads wp, so w is only a view with the
              * plain shape over wp's buffer (not a second copy of the weights) */
-            CN_TRY(cn_conv_pack_shape(m->ctx, u->co, u->ci, taps, ps));
+            CN_TRY(cn_conv_pack_shape_of(m->ctx, t->ndim, t->shape, ps));
             CN_TRY(sub_tensor(m, &u->wp, &off, align, m->dtype, ps[0] * ps[1] * ps[2], 3, ps));
             if (m->block) {
                 cn_tensor_wrap(&u->w, u->wp.buf, (size_t)t->numel * cn_dtype_size(m->dtype),
@@ -132,6 +132,8 @@ int cn_model_create_as(cn_ctx *ctx, const cn_weights *w, cn_dtype dtype, cn_mode
     cl_uint align_bits = 1024;
     uint64_t align, total = 0;
     int st;
+    /* the context's tuning, looked up once, before the weights are packed for it */
+    TRY_DONE(cn_tuning_ensure(ctx));
     TRY_DONE(build_units(m, w));
     TRY_DONE(CN_CL(clGetDeviceInfo(cn_ctx_device(ctx)->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN,
                                    sizeof align_bits, &align_bits, NULL)));
@@ -161,10 +163,64 @@ done:
     return CN_OK;
 }
 
+int model_create_shapes(cn_ctx *ctx, const char *variant, cn_model **out)
+{
+    *out = NULL;
+    cn_spec_key *keys;
+    int nk, st = CN_OK;
+    CN_TRY(cn_spec_keys(variant, &keys, &nk));
+    cn_weights w = {0};
+    snprintf(w.variant, sizeof w.variant, "%s", variant);
+    w.count = nk;
+    w.w = calloc((size_t)nk, sizeof *w.w);
+    cn_model *m = calloc(1, sizeof *m);
+    if (!w.w || !m) {
+        st = cn_fail(CN_ERR_OOM, "out of host memory");
+        goto done;
+    }
+    for (int i = 0; i < nk; i++) {
+        snprintf(w.w[i].name, sizeof w.w[i].name, "%s", keys[i].name);
+        w.w[i].ndim = keys[i].ndim;
+        memcpy(w.w[i].shape, keys[i].shape, sizeof keys[i].shape);
+    }
+    m->ctx = ctx;
+    snprintf(m->variant, sizeof m->variant, "%s", variant);
+    m->av = strcmp(variant, "av") == 0;
+    TRY_DONE(build_units(m, &w));
+    /* shape rules borrow a buffer but read nothing: one small one serves all */
+    m->block_bytes = 64;
+    TRY_DONE(cn_buffer_create(ctx, (size_t)m->block_bytes, &m->block));
+    for (int i = 0; i < m->nu; i++) {
+        cn_unit *u = &m->u[i];
+        char name[80];
+        snprintf(name, sizeof name, "%s.weight", u->key);
+        const cn_weight *t = cn_weights_get(&w, name);
+        int64_t taps = 1;
+        for (int d = 2; d < t->ndim; d++)
+            taps *= t->shape[d];
+        u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
+        cn_tensor_wrap(&u->w, m->block, 0, t->ndim, t->shape);
+        cn_tensor_wrap(&u->wp, m->block, 0, t->ndim, t->shape);
+        cn_tensor_wrap(&u->b, m->block, 0, 1, &u->co);
+        cn_tensor_wrap(&u->ps, m->block, 0, 1, &u->ci);
+        cn_tensor_wrap(&u->pt, m->block, 0, 1, &u->ci);
+    }
+done:
+    free(w.w);
+    free(keys);
+    if (st != CN_OK) {
+        cn_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return CN_OK;
+}
+
 void cn_model_destroy(cn_model *m)
 {
     if (!m)
         return;
+    free(m->rec);
     for (int i = 0; i < m->nsubs; i++)
         clReleaseMemObject(m->subs[i]);
     if (m->block)
@@ -319,7 +375,7 @@ int unit_conv_src(cn_model *m, cn_unit *u, cn_conv_args *a, int dims, const cali
         a->tag = u->key;
     model_count(m, conv_flops(u, a->y, u->co));
     if (m->dry)
-        return CN_OK;
+        return model_record_conv(m, u, a, dims, 0);
     CN_TRY(calib_unit(m, u, a, dims, src));
     if (u->transposed)
         return cn_conv_transpose3d(m->ctx, a);
@@ -352,7 +408,9 @@ int unit_conv_weight_only(cn_model *m, cn_unit *u, cn_conv_args *a)
         a->tag = u->key;
     /* the adjoint maps C_out(theta) back to C_in(theta) */
     model_count(m, 2.0 * (double)u->co * 27.0 * (double)cn_numel(a->y));
-    return ENQ(m, cn_conv3d(m->ctx, a));
+    if (m->dry)
+        return model_record_conv(m, u, a, 3, 1);
+    return cn_conv3d(m->ctx, a);
 }
 
 int unit_linear(cn_model *m, cn_unit *u, const cn_tensor *x, int relu, cn_tensor *y)
@@ -361,7 +419,11 @@ int unit_linear(cn_model *m, cn_unit *u, const cn_tensor *x, int relu, cn_tensor
     int64_t s2[2] = {u->co, u->ci};
     CN_TRY(cn_tensor_reshape(&w, 2, s2));
     model_count(m, 2.0 * (double)u->co * (double)u->ci * (double)x->shape[0]);
-    return ENQ(m, cn_linear(m->ctx, x, &w, u->has_bias ? &u->b : NULL, relu, y));
+    if (m->dry)
+        return model_record_gemm(m, &(cn_gemm_desc){.trans_b = 1, .M = x->shape[0], .N = u->co,
+                                                     .K = u->ci, .alpha = 1.0f, .lda = u->ci,
+                                                     .ldb = u->ci, .ldc = u->co, .tag = u->key});
+    return cn_linear(m->ctx, x, &w, u->has_bias ? &u->b : NULL, relu, y);
 }
 
 int unit_matvec(cn_model *m, cn_unit *u, const cn_tensor *x, int bias, const calib_src *src,
@@ -371,7 +433,9 @@ int unit_matvec(cn_model *m, cn_unit *u, const cn_tensor *x, int bias, const cal
     int64_t s2[2] = {u->co, u->ci};
     CN_TRY(cn_tensor_reshape(&w, 2, s2));
     if (m->dry)
-        return CN_OK;
+        return model_record_gemm(m, &(cn_gemm_desc){.trans_b = 1, .M = x->shape[0], .N = u->co,
+                                                     .K = u->ci, .alpha = 1.0f, .lda = u->ci,
+                                                     .ldb = u->ci, .ldc = u->co, .tag = u->key});
     cn_conv_args a = {0};
     a.x = x;
     a.y = y;

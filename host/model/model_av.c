@@ -88,6 +88,7 @@ static int attention_closed(cn_model *m, int i, const cn_tensor *v, const cn_ten
         d.batch = N, d.stride_a = C, d.stride_b = C * L, d.stride_c = L;
         d.tag = "attention.score";
         model_count(m, 2.0 * (double)(N * L * C));
+        TRY_DONE(model_record_gemm(m, &d));
         TRY_DONE(ENQ(m, cn_gemm(m->ctx, &d, pk.buf, cn_tensor_bytes(&pk), q.buf,
                                 cn_tensor_bytes(&q), s.buf, cn_tensor_bytes(&s))));
         cn_tensor_release(m->ctx, &q);

@@ -66,7 +66,7 @@ int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
         st = write_f(m, &u->w, hw);
     else { /* w is a view of wp: the weights exist only packed */
         float *hp = malloc((size_t)cn_numel(&u->wp) * sizeof *hp); /* float, whatever wp stores */
-        st = hp ? cn_conv_pack(m->ctx, hw, u->co, u->ci, n / u->co / u->ci, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
+        st = hp ? cn_conv_pack_of(m->ctx, u->w.ndim, u->w.shape, hw, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
         if (st == CN_OK)
             st = write_f(m, &u->wp, hp);
         free(hp);

@@ -55,6 +55,9 @@ struct cn_model {
     const char *gname[32];    /* layer groups of the current pass, in order */
     double gflops[32];
     int ngroup, group;
+    /* cn_model_problems: what a dry run records (rec_on), deduplicated */
+    int rec_on, nrec, caprec;
+    cn_tune_problem *rec;
     /* calibration */
     cn_weights *cal;          /* non-NULL during cn_model_calibrate */
     double res_scale, head_std;
@@ -125,6 +128,17 @@ int model_alloc(cn_model *m, cn_tensor *t, int ndim, const int64_t *shape);
 int model_alloc5(cn_model *m, cn_tensor *t, int64_t n, int64_t c, int64_t d, int64_t h, int64_t w);
 /* Emits a tap to the caller's callback (not in dry mode). */
 int model_tap(cn_model *m, const char *name, const cn_tensor *t);
+
+/* A dry run's record of the convolution (after unit_conv_src filled a; dims
+ * 2 for conv2d; weight_only: the unit's weight as a plain conv3d) or the
+ * product about to be enqueued; CN_OK and nothing when not recording
+ * (host/model/model_problems.c). */
+int model_record_conv(cn_model *m, const cn_unit *u, const cn_conv_args *a, int dims,
+                      int weight_only);
+int model_record_gemm(cn_model *m, const cn_gemm_desc *d);
+/* A model with the spec's shapes for variant and no weights (every tensor a
+ * view of one small buffer), for dry runs only (host/model/model.c). */
+int model_create_shapes(cn_ctx *ctx, const char *variant, cn_model **out);
 
 /* Skips the enqueue in dry mode. */
 #define ENQ(m, call) ((m)->dry ? CN_OK : (call))

@@ -1,6 +1,7 @@
 /* Host launchers for cl/conv3d.cl: conv3d and conv2d (a conv3d with T = kT = 1), shape validation shared with the transposed convolution. */
 #include "ops/conv3d.h"
 #include "ops/gemm.h"
+#include "ops/tuning.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
  * with fallbacks equal to the kernel's own defaults. */
 typedef struct conv_state {
     char opts[512];
-    cn_conv_tiled_cache tiled; /* host/ops/conv_tiled.c */
+    int set;                                 /* opts came from cn_conv_set_tuning */
+    cn_conv_tiled_cache tiled[CN_CONV_TILED_CACHE_]; /* host/ops/conv_tiled.c */
+    int next_tiled;                          /* the entry to reuse next */
 } conv_state;
 
 int cn_conv_set_tuning(cn_ctx *ctx, const char *options)
@@ -40,10 +43,11 @@ int cn_conv_set_tuning(cn_ctx *ctx, const char *options)
         CN_TRY(cn_ctx_set_op_state(ctx, CN_OPS_CONV, s, free));
     }
     strcpy(s->opts, options);
+    s->set = 1;
     return CN_OK;
 }
 
-cn_conv_tiled_cache *cn_conv_tiled_cache_(cn_ctx *ctx)
+cn_conv_tiled_cache *cn_conv_tiled_cache_(cn_ctx *ctx, const char *key)
 {
     conv_state *s = cn_ctx_op_state(ctx, CN_OPS_CONV);
     if (!s) {
@@ -53,7 +57,13 @@ cn_conv_tiled_cache *cn_conv_tiled_cache_(cn_ctx *ctx)
         if (cn_ctx_set_op_state(ctx, CN_OPS_CONV, s, free) != CN_OK)
             return NULL;
     }
-    return &s->tiled;
+    for (int i = 0; i < CN_CONV_TILED_CACHE_; i++)
+        if (s->tiled[i].checked && strcmp(s->tiled[i].key, key) == 0)
+            return &s->tiled[i];
+    cn_conv_tiled_cache *c = &s->tiled[s->next_tiled];
+    s->next_tiled = (s->next_tiled + 1) % CN_CONV_TILED_CACHE_;
+    memset(c, 0, sizeof *c);
+    return c;
 }
 
 const char *cn_conv_tuning(const cn_ctx *ctx)
@@ -62,13 +72,25 @@ const char *cn_conv_tuning(const cn_ctx *ctx)
     return s ? s->opts : CONV_DEFAULT_OPTS;
 }
 
+/* The one place the per-class tuning (host/ops/tuning.c) comes in: a
+ * string set with cn_conv_set_tuning rules the whole context, else the
+ * string of the convolution's shape class, else the defaults. */
+const char *cn_conv_opts_(const cn_ctx *ctx, const cn_conv_geom *g)
+{
+    const conv_state *s = cn_ctx_op_state(ctx, CN_OPS_CONV);
+    if (s && s->set)
+        return s->opts;
+    const char *t = g ? cn_tuning_conv_opts(ctx, g->k, g->s, g->d) : NULL;
+    return t ? t : CONV_DEFAULT_OPTS;
+}
+
 /* A -D value of the tuning string, so that the NDRange always matches the
  * tiles the program was built with; `def` must equal the kernel default. */
-static int opt_int(const cn_ctx *ctx, const char *name, int def)
+static int opt_int(const char *opts, const char *name, int def)
 {
     char key[32];
     snprintf(key, sizeof key, "-D%s=", name);
-    const char *p = strstr(cn_conv_tuning(ctx), key);
+    const char *p = strstr(opts, key);
     if (!p)
         return def;
     int v = 0;
@@ -278,17 +300,18 @@ static int is_pw(const cn_conv_geom *g)
 int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6],
                   const char *tag)
 {
+    const char *opts = cn_conv_opts_(ctx, g);
     int tiled;
-    CN_TRY(cn_conv_tiled_pick_(ctx, &tiled));
+    CN_TRY(cn_conv_tiled_pick_(ctx, g, &tiled));
     if (tiled)
-        return cn_conv_tiled_(ctx, g, wbase, ws, opt_int(ctx, "R_RM", 16), 0, tag);
-    const int vw = opt_int(ctx, "VW", 16);
+        return cn_conv_tiled_(ctx, g, wbase, ws, opt_int(opts, "R_RM", 16), 0, tag);
+    const int vw = opt_int(opts, "VW", 16);
     const int pw = is_pw(g);
     const int pre = (g->flags & (F_PSCALE | F_PSHIFT | F_PRELU)) != 0;
     char name[32];
     snprintf(name, sizeof name, "%s%s", pw ? "conv_pw" : "conv_row", pre ? "_pre" : "");
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_tuning(ctx), name, &k));
+    CN_TRY(cn_kernel(ctx, "conv3d", opts, name, &k));
     const int iargs[] = {g->Ci, g->Co, g->Cx, g->xoff, g->Cy, g->yoff, g->T, g->H, g->W,
                          g->To, g->Ho, g->Wo, g->k[0], g->k[1], g->k[2], g->s[0], g->s[1],
                          g->s[2], g->p[0], g->p[1], g->p[2], g->d[0], g->d[1], g->d[2]};
@@ -303,7 +326,7 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
     CN_TRY(CN_ARG(k, ai, wbase)); ai++;
     for (int i = 0; i < 5; i++, ai++)
         CN_TRY(CN_ARG(k, ai, ws[i]));
-    const int wsb = ws[5] ? ws[5] : opt_int(ctx, "R_RM", 16) * ws[0];
+    const int wsb = ws[5] ? ws[5] : opt_int(opts, "R_RM", 16) * ws[0];
     CN_TRY(CN_ARG(k, ai, wsb)); ai++;
     CN_TRY(CN_ARG(k, ai, bias)); ai++;
     CN_TRY(CN_ARG(k, ai, ps)); ai++;
@@ -320,13 +343,13 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
 
     size_t gl[3], lo[3];
     if (pw) {
-        const size_t tn = (size_t)vw * opt_int(ctx, "P_NV", 2), rm = opt_int(ctx, "P_RM", 16);
+        const size_t tn = (size_t)vw * opt_int(opts, "P_NV", 2), rm = opt_int(opts, "P_RM", 16);
         const size_t L = (size_t)g->T * g->H * g->W;
         gl[0] = (L + tn - 1) / tn;
         gl[1] = (g->Co + rm - 1) / rm;
     } else {
-        const size_t tw = (size_t)vw * opt_int(ctx, "R_NV", 1), nr = opt_int(ctx, "R_NR", 2);
-        const size_t rm = opt_int(ctx, "R_RM", 16);
+        const size_t tw = (size_t)vw * opt_int(opts, "R_NV", 1), nr = opt_int(opts, "R_NR", 2);
+        const size_t rm = opt_int(opts, "R_RM", 16);
         gl[0] = (size_t)g->To * ((g->Ho + nr - 1) / nr) * ((g->Wo + tw - 1) / tw);
         gl[1] = (g->Co + rm - 1) / rm;
     }
@@ -338,12 +361,37 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
     return cn_launch_cost(ctx, k, tag, 3, gl, lo, flops);
 }
 
-int cn_conv_pack_block(const cn_ctx *ctx) { return opt_int(ctx, "R_RM", 16); }
+int cn_conv_pack_block(const cn_ctx *ctx) { return opt_int(cn_conv_tuning(ctx), "R_RM", 16); }
 
-int cn_conv_pack_shape(const cn_ctx *ctx, int64_t co, int64_t ci, int64_t taps,
-                       int64_t shape[3])
+/* The block a weight of kernel k is packed in: R_RM of the string its
+ * convolutions run with at stride and dilation 1 (that of its pack class,
+ * which every class of that kernel shape takes R_RM from). */
+static int pack_block_k(const cn_ctx *ctx, const int k[3])
 {
-    const int64_t r = cn_conv_pack_block(ctx);
+    const cn_conv_geom g = {.k = {k[0], k[1], k[2]}, .s = {1, 1, 1}, .d = {1, 1, 1}};
+    return opt_int(cn_conv_opts_(ctx, &g), "R_RM", 16);
+}
+
+static int kernel_of(int ndim, const int64_t *wshape, int k[3])
+{
+    if ((ndim != 4 && ndim != 5) || !wshape)
+        return cn_fail(CN_ERR_ARG, "conv pack: a weight has 4 or 5 dims, not %d", ndim);
+    k[0] = ndim == 5 ? (int)wshape[2] : 1;
+    k[1] = (int)wshape[ndim - 2];
+    k[2] = (int)wshape[ndim - 1];
+    return CN_OK;
+}
+
+int cn_conv_pack_block_of(const cn_ctx *ctx, int ndim, const int64_t *wshape)
+{
+    int k[3] = {1, 1, 1};
+    if (kernel_of(ndim, wshape, k) != CN_OK)
+        return cn_conv_pack_block(ctx);
+    return pack_block_k(ctx, k);
+}
+
+static int pack_shape_r(int64_t r, int64_t co, int64_t ci, int64_t taps, int64_t shape[3])
+{
     if (co < 1 || ci < 1 || taps < 1 || ci > INT_MAX / taps || (co + r - 1) / r > INT_MAX / (ci * taps * r))
         return cn_fail(CN_ERR_ARG, "conv pack: bad sizes (%lld, %lld, %lld taps)", (long long)co,
                        (long long)ci, (long long)taps);
@@ -353,13 +401,10 @@ int cn_conv_pack_shape(const cn_ctx *ctx, int64_t co, int64_t ci, int64_t taps,
     return CN_OK;
 }
 
-int cn_conv_pack(const cn_ctx *ctx, const float *w, int64_t co, int64_t ci, int64_t taps,
-                 float *out)
+static void pack_r(int64_t r, const float *w, int64_t co, int64_t ci, int64_t taps, float *out)
 {
-    int64_t s[3];
-    CN_TRY(cn_conv_pack_shape(ctx, co, ci, taps, s));
-    const int64_t r = s[2];
-    for (int64_t b = 0; b < s[0]; b++)
+    const int64_t nb = (co + r - 1) / r;
+    for (int64_t b = 0; b < nb; b++)
         for (int64_t t = 0; t < taps; t++)
             for (int64_t c = 0; c < ci; c++) {
                 float *o = out + ((b * taps + t) * ci + c) * r;
@@ -368,6 +413,37 @@ int cn_conv_pack(const cn_ctx *ctx, const float *w, int64_t co, int64_t ci, int6
                     o[i] = m < co ? w[(m * ci + c) * taps + t] : 0.0f;
                 }
             }
+}
+
+int cn_conv_pack_shape(const cn_ctx *ctx, int64_t co, int64_t ci, int64_t taps,
+                       int64_t shape[3])
+{
+    return pack_shape_r(cn_conv_pack_block(ctx), co, ci, taps, shape);
+}
+
+int cn_conv_pack(const cn_ctx *ctx, const float *w, int64_t co, int64_t ci, int64_t taps,
+                 float *out)
+{
+    int64_t s[3];
+    CN_TRY(cn_conv_pack_shape(ctx, co, ci, taps, s));
+    pack_r(s[2], w, co, ci, taps, out);
+    return CN_OK;
+}
+
+int cn_conv_pack_shape_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, int64_t shape[3])
+{
+    int k[3] = {1, 1, 1};
+    CN_TRY(kernel_of(ndim, wshape, k));
+    return pack_shape_r(pack_block_k(ctx, k), wshape[0], wshape[1], (int64_t)k[0] * k[1] * k[2],
+                        shape);
+}
+
+int cn_conv_pack_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, const float *w,
+                    float *out)
+{
+    int64_t s[3] = {1, 1, 1};
+    CN_TRY(cn_conv_pack_shape_of(ctx, ndim, wshape, s));
+    pack_r(s[2], w, wshape[0], wshape[1], s[1] / wshape[1], out);
     return CN_OK;
 }
 
@@ -398,7 +474,7 @@ static int conv_pw_gemm(cn_ctx *ctx, const cn_conv_args *a, const cn_conv_geom *
     if (!(g->flags & (F_BIAS | F_RELU)))
         return CN_OK;
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_tuning(ctx), "conv_bias_act", &k));
+    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_opts_(ctx, g), "conv_bias_act", &k));
     const int iL = (int)L, flags = g->flags & (F_BIAS | F_RELU);
     cl_mem bias = g->bias ? g->bias : g->y; /* unread without F_BIAS */
     CN_TRY(CN_ARG(k, 0, iL));
@@ -419,13 +495,13 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
     cn_conv_geom g;
     CN_TRY(cn_conv_prepare_(op, a, mode, 1, &g));
     int tiled; /* the tiled kernel runs pointwise convs too, epilogue fused */
-    CN_TRY(cn_conv_tiled_pick_(ctx, &tiled));
+    CN_TRY(cn_conv_tiled_pick_(ctx, &g, &tiled));
     if (!tiled && is_pw(&g) && pw_as_gemm(&g))
         return conv_pw_gemm(ctx, a, &g, a->tag ? a->tag : op);
     const int ks = g.k[0] * g.k[1] * g.k[2];
-    int64_t ps[3];
+    int64_t ps[3] = {0, 0, 0};
     const cn_tensor *wp = a->w_packed;
-    if (wp && !is_pw(&g) && cn_conv_pack_shape(ctx, g.Co, g.Ci, ks, ps) == CN_OK && wp->ndim == 3 &&
+    if (wp && !is_pw(&g) && pack_shape_r(pack_block_k(ctx, g.k), g.Co, g.Ci, ks, ps) == CN_OK && wp->ndim == 3 &&
         wp->shape[0] == ps[0] && wp->shape[1] == ps[1] && wp->shape[2] == ps[2] && wp->buf &&
         wp->dtype == CN_F32 && wp->cap >= cn_tensor_bytes(wp)) {
         /* (block, tap, ci, i): the R_RM weights a work-item reads together are adjacent */
@@ -438,7 +514,7 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
         return cn_fail(CN_ERR_ARG, "%s: the weight is held only packed, for blocks of %lld output "
                        "channels, and the tuning now uses %d (%s): reload the weights after "
                        "changing the tuning", op, wp->ndim == 3 ? (long long)wp->shape[2] : -1LL,
-                       cn_conv_pack_block(ctx), a->tag ? a->tag : op);
+                       pack_block_k(ctx, g.k), a->tag ? a->tag : op);
     const int ws[6] = {g.Ci * ks, ks, g.k[1] * g.k[2], g.k[2], 1, 0};
     return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
 }

@@ -82,7 +82,9 @@ const char *cn_conv_tuning(const cn_ctx *ctx);
  * direct kernels (a note under CASPNET_VERBOSE). A forced tiled variant that
  * cannot run at all is an error. Both variants read the same weights (plain
  * or packed, see below), so the model packs the same way for either.
- * Returns NULL (cn_last_error says why) on a bad token or a failed build. */
+ * Returns NULL (cn_last_error says why) on a bad token or a failed build.
+ * This is the context-wide choice; under a per-class tuning (host/ops/
+ * tuning.h) each shape class's string may name its own variant. */
 const char *cn_conv_variant(cn_ctx *ctx);
 
 /* Packed weights for the general (not 1x1x1) convolution kernel: w (co, ci,
@@ -101,6 +103,16 @@ int cn_conv_pack_shape(const cn_ctx *ctx, int64_t co, int64_t ci, int64_t taps,
                        int64_t shape[3]);
 int cn_conv_pack(const cn_ctx *ctx, const float *w, int64_t co, int64_t ci, int64_t taps,
                  float *out);
+/* The same for a weight of shape wshape, (Co, Ci, kT, kH, kW) (ndim 5) or
+ * (Co, Ci, kH, kW) (ndim 4), under the context's per-class tuning (host/ops/
+ * tuning.h): the block is R_RM of the class that owns the weight's kernel
+ * shape, so every convolution of that kernel reads it. What the model packs
+ * with; without a per-class tuning (or with cn_conv_set_tuning) these equal
+ * the functions above. */
+int cn_conv_pack_block_of(const cn_ctx *ctx, int ndim, const int64_t *wshape);
+int cn_conv_pack_shape_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, int64_t shape[3]);
+int cn_conv_pack_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, const float *w,
+                    float *out);
 
 /* ---- internal: shared by host/ops/conv3d.c and conv_transpose3d.c ---------- */
 
@@ -126,19 +138,33 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
 int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6],
                   const char *tag);
 
+/* The tuning string a convolution of geometry g runs with: the context's
+ * cn_conv_set_tuning string when set, else its per-class tuning for g's
+ * shape class (cn_tuning_conv_opts), else the defaults. g NULL: the
+ * context-wide string. */
+const char *cn_conv_opts_(const cn_ctx *ctx, const cn_conv_geom *g);
+/* Whether opts is a valid conv tuning string for the tuner and the tuning
+ * files: the variant token, vector width, block sizes, tile constraints
+ * (host/ops/conv_tiled.c). */
+int cn_conv_check_tuning_(cn_ctx *ctx, const char *opts);
+
 /* The tiled variant (host/ops/conv_tiled.c). The tile configuration checked
- * for this context's tuning string (key), kept in its CN_OPS_CONV state. */
+ * for one tuning string (key), kept in the context's CN_OPS_CONV state; a
+ * few strings at once, since each shape class may have its own. */
 typedef struct cn_conv_tiled_cache {
     int checked, ok;
     int cfg_tm, cfg_tn, cfg_wm, cfg_wn;
     char opts[128];
     char key[512];
 } cn_conv_tiled_cache;
-/* The context's cache (its conv state made with the default tuning if it has
- * none yet); NULL when out of host memory. */
-cn_conv_tiled_cache *cn_conv_tiled_cache_(cn_ctx *ctx);
-/* *use = 1 when this context runs the tiled variant (see cn_conv_variant). */
-int cn_conv_tiled_pick_(cn_ctx *ctx, int *use);
+#define CN_CONV_TILED_CACHE_ 8
+/* The entry for tuning string `key`, else a recycled one with checked 0
+ * (the context's conv state is made with the default tuning if it has none
+ * yet); NULL when out of host memory. */
+cn_conv_tiled_cache *cn_conv_tiled_cache_(cn_ctx *ctx, const char *key);
+/* *use = 1 when convolutions of geometry g (NULL: the context-wide string)
+ * run the tiled variant on this context (see cn_conv_variant). */
+int cn_conv_tiled_pick_(cn_ctx *ctx, const cn_conv_geom *g, int *use);
 /* Runs cl/conv_tiled.cl on g with the weight strides of cn_conv_gemm_ (R:
  * the output-channel block of a packed weight, 1 or R_RM for a plain one
  * with ws[5] 0); transposed: g is a transposed convolution's own geometry

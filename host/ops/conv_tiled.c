@@ -123,20 +123,50 @@ static int cfg_runs(cn_ctx *ctx, const tile_cfg *c, const char *opts, int *runs,
     return CN_OK;
 }
 
-int cn_conv_tiled_pick_(cn_ctx *ctx, int *use)
+int cn_conv_check_tuning_(cn_ctx *ctx, const char *opts)
+{
+    int want;
+    CN_TRY(wanted_variant(opts, &want));
+    static const char *const blocks[] = {"P_RM", "P_NV", "R_RM", "R_NR", "R_NV"};
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+        const int v = tuning_int(opts, blocks[i], 1);
+        if (v < 1 || v > 64)
+            return cn_fail(CN_ERR_ARG, "conv tuning: %s=%d outside [1, 64]", blocks[i], v);
+    }
+    const int vw = tuning_int(opts, "VW", 16);
+    if (vw != 2 && vw != 4 && vw != 8 && vw != 16)
+        return cn_fail(CN_ERR_ARG, "conv tuning: VW=%d is not 2, 4, 8 or 16", vw);
+    const tile_cfg cfg = {tuning_int(opts, "CT_TM", CT_DEFAULT.tm),
+                          tuning_int(opts, "CT_TN", CT_DEFAULT.tn),
+                          tuning_int(opts, "CT_TK", CT_DEFAULT.tk),
+                          tuning_int(opts, "CT_WM", CT_DEFAULT.wm),
+                          tuning_int(opts, "CT_WN", CT_DEFAULT.wn)};
+    if (!cfg_valid(&cfg))
+        return cn_fail(CN_ERR_ARG, "conv tuning: CT_TM %d, CT_TN %d, CT_TK %d, CT_WM %d, CT_WN "
+                       "%d break cl/conv_tiled.cl's constraints", cfg.tm, cfg.tn, cfg.tk, cfg.wm,
+                       cfg.wn);
+    if (want > 0 && (size_t)(cfg.tm / cfg.wm) * (size_t)(cfg.tn / cfg.wn) >
+                        cn_ctx_device(ctx)->max_wg)
+        return cn_fail(CN_ERR_UNSUPPORTED, "conv tuning: a tiled work-group of %d items "
+                       "exceeds the device's %zu", (cfg.tm / cfg.wm) * (cfg.tn / cfg.wn),
+                       cn_ctx_device(ctx)->max_wg);
+    return CN_OK;
+}
+
+int cn_conv_tiled_pick_(cn_ctx *ctx, const cn_conv_geom *g, int *use)
 {
     *use = 0;
-    const char *tuning = cn_conv_tuning(ctx);
+    const char *tuning = cn_conv_opts_(ctx, g);
     int want;
     CN_TRY(wanted_variant(tuning, &want));
     if (want == 0)
         return CN_OK;
     if (want < 0 && !(cn_ctx_device(ctx)->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)))
         return CN_OK;
-    cn_conv_tiled_cache *c = cn_conv_tiled_cache_(ctx);
+    cn_conv_tiled_cache *c = cn_conv_tiled_cache_(ctx, tuning);
     if (!c)
         return cn_fail(CN_ERR_OOM, "conv: out of host memory");
-    if (c->checked && strcmp(c->key, tuning) == 0) {
+    if (c->checked) {
         *use = c->ok;
         return CN_OK;
     }
@@ -187,7 +217,7 @@ int cn_conv_tiled_pick_(cn_ctx *ctx, int *use)
 const char *cn_conv_variant(cn_ctx *ctx)
 {
     int use = 0;
-    if (cn_conv_tiled_pick_(ctx, &use) != CN_OK)
+    if (cn_conv_tiled_pick_(ctx, NULL, &use) != CN_OK)
         return NULL;
     return use ? "tiled" : "direct";
 }
@@ -196,8 +226,8 @@ int cn_conv_tiled_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6
                    int transposed, const char *tag)
 {
     int use = 0;
-    CN_TRY(cn_conv_tiled_pick_(ctx, &use));
-    const cn_conv_tiled_cache *c = cn_conv_tiled_cache_(ctx);
+    CN_TRY(cn_conv_tiled_pick_(ctx, g, &use));
+    const cn_conv_tiled_cache *c = cn_conv_tiled_cache_(ctx, cn_conv_opts_(ctx, g));
     if (!use || !c)
         return cn_fail(CN_ERR_ARG, "conv: the tiled variant is not chosen for this context");
     cl_kernel k;

@@ -23,7 +23,7 @@ int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a)
         return cn_conv_gemm_(ctx, &e, ks - 1, ws, tag);
     }
     int tiled;
-    CN_TRY(cn_conv_tiled_pick_(ctx, &tiled));
+    CN_TRY(cn_conv_tiled_pick_(ctx, &g, &tiled));
     if (tiled) {
         /* the tiled kernel's gather form, on the (Ci, Co, k) weight as it is */
         const int ws[6] = {ks, g.Co * ks, g.k[1] * g.k[2], g.k[2], 1, 0};

@@ -1,5 +1,6 @@
 /* cn_gemm: validation and backend dispatch, the launcher of the own kernels (cl/gemm.cl). */
 #include "ops/gemm.h"
+#include "ops/tuning.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -113,12 +114,9 @@ int cn_gemm_set_tuning(cn_ctx *ctx, const char *options)
     return CN_OK;
 }
 
-static int get_tuning(cn_ctx *ctx, gemm_tuning *t)
+/* Whether the device can run t's work-groups (and local tiles). */
+static int check_limits(const cn_device_info *dev, const gemm_tuning *t)
 {
-    const cn_device_info *dev = cn_ctx_device(ctx);
-    const cn_gemm_state *s = cn_gemm_state_(ctx, 0);
-    *t = device_defaults(dev);
-    CN_TRY(apply_tuning(s ? s->tuning : "", t));
     if (t->local) {
         size_t wg = (size_t)t->lm * t->ln;
         /* cl/gemm.cl pads each local row by one float (bank conflicts) */
@@ -135,6 +133,28 @@ static int get_tuning(cn_ctx *ctx, gemm_tuning *t)
     return CN_OK;
 }
 
+/* Device defaults, then the context's per-class tuning (host/ops/tuning.h;
+ * skinny: the skinny class's), then cn_gemm_set_tuning's overrides. */
+static int get_tuning_cls(cn_ctx *ctx, int skinny, gemm_tuning *t)
+{
+    const cn_device_info *dev = cn_ctx_device(ctx);
+    const cn_gemm_state *s = cn_gemm_state_(ctx, 0);
+    *t = device_defaults(dev);
+    CN_TRY(apply_tuning(cn_tuning_get(ctx, skinny ? CN_TC_GEMM_SKINNY : CN_TC_GEMM_GENERAL), t));
+    CN_TRY(apply_tuning(s ? s->tuning : "", t));
+    return check_limits(dev, t);
+}
+
+static int get_tuning(cn_ctx *ctx, gemm_tuning *t) { return get_tuning_cls(ctx, 0, t); }
+
+int cn_gemm_check_tuning_(cn_ctx *ctx, const char *opts)
+{
+    const cn_device_info *dev = cn_ctx_device(ctx);
+    gemm_tuning t = device_defaults(dev);
+    CN_TRY(apply_tuning(opts, &t));
+    return check_limits(dev, &t);
+}
+
 /* Kernel macros only: the launch knobs do not change the program. */
 static void tuning_options(const gemm_tuning *t, int ta, int tb, char *buf, size_t n)
 {
@@ -144,10 +164,10 @@ static void tuning_options(const gemm_tuning *t, int ta, int tb, char *buf, size
              ta, tb, t->vw, t->nv, t->wm, t->local, t->tk, t->lm, t->ln, t->sk_rp, t->sk_pv);
 }
 
-const char *cn_gemm_tuning(cn_ctx *ctx, char *buf, size_t n)
+const char *cn_gemm_tuning_class_(cn_ctx *ctx, int skinny, char *buf, size_t n)
 {
     gemm_tuning t;
-    if (get_tuning(ctx, &t) != CN_OK) {
+    if (get_tuning_cls(ctx, skinny, &t) != CN_OK) {
         snprintf(buf, n, "(invalid: %s)", cn_last_error());
         return buf;
     }
@@ -155,6 +175,11 @@ const char *cn_gemm_tuning(cn_ctx *ctx, char *buf, size_t n)
     tuning_options(&t, 0, 0, o, sizeof o);
     snprintf(buf, n, "%s -DGEMM_WGM=%d -DGEMM_SKINNY=%d", o + 24, t.wgm, t.skinny);
     return buf;
+}
+
+const char *cn_gemm_tuning(cn_ctx *ctx, char *buf, size_t n)
+{
+    return cn_gemm_tuning_class_(ctx, 0, buf, n);
 }
 
 /* ---- own kernels -------------------------------------------------------------- */
@@ -237,8 +262,10 @@ int cn_gemm_own_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem 
     const char *tag = d->tag ? d->tag : "gemm";
     gemm_tuning t;
     CN_TRY(get_tuning(ctx, &t));
-    if ((d->M < d->N ? d->M : d->N) <= t.skinny)
+    if ((d->M < d->N ? d->M : d->N) <= t.skinny) {
+        CN_TRY(get_tuning_cls(ctx, 1, &t));
         return launch_skinny(ctx, &t, d, A, B, C, tag);
+    }
     char opts[384];
     tuning_options(&t, d->trans_a, d->trans_b, opts, sizeof opts);
     cl_kernel k;

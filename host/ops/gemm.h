@@ -89,6 +89,12 @@ typedef struct cn_gemm_state {
  * when absent and not to be created, or when out of host memory. */
 cn_gemm_state *cn_gemm_state_(cn_ctx *ctx, int create);
 
+/* The effective own-kernel tuning of one class (skinny 0: general), as
+ * cn_gemm_tuning prints it; and whether opts is a valid tuning string for
+ * this device (host/ops/tuning.c checks the per-class strings with it). */
+const char *cn_gemm_tuning_class_(cn_ctx *ctx, int skinny, char *buf, size_t n);
+int cn_gemm_check_tuning_(cn_ctx *ctx, const char *opts);
+
 /* Enqueue an already validated product (batch >= 1, M, N >= 1). */
 int cn_gemm_own_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem C);
 int cn_gemm_clblast_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem C);

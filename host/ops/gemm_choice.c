@@ -38,14 +38,18 @@ long cn_gemm_choice_measurements(void) { return nmeasure; }
 static uint64_t choice_key(cn_ctx *ctx)
 {
     const cn_device_info *dev = cn_ctx_device(ctx);
-    char tuning[512], clb[32];
+    char tuning[512], skinny[512], clb[32];
     cn_gemm_tuning(ctx, tuning, sizeof tuning);
+    cn_gemm_tuning_class_(ctx, 1, skinny, sizeof skinny);
     snprintf(clb, sizeof clb, "clblast %d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
              CLBLAST_VERSION_PATCH);
-    const char *parts[] = {dev->platform_name, dev->name, dev->driver, clb, tuning};
+    /* the skinny class's tuning counts only where it differs (older keys stay valid) */
+    const char *parts[] = {dev->platform_name, dev->name, dev->driver, clb, tuning,
+                           strcmp(skinny, tuning) ? skinny : NULL};
     uint64_t h = 1469598103934665603ULL; /* the cache key seed since the first release */
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = cn_fnv1a(h, parts[i], strlen(parts[i]) + 1);
+        if (parts[i])
+            h = cn_fnv1a(h, parts[i], strlen(parts[i]) + 1);
     for (int i = 0; i < cn_cl_source_count; i++)
         if (strcmp(cn_cl_sources[i].name, "gemm") == 0)
             h = cn_fnv1a(h, cn_cl_sources[i].text, cn_cl_sources[i].len);

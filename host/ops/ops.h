@@ -20,5 +20,6 @@
 #include "ops/mean.h"
 #include "ops/pool.h"
 #include "ops/resize.h"
+#include "ops/tuning.h"
 
 #endif

@@ -107,6 +107,7 @@ int cn_mkdir_p(const char *path);
 typedef enum cn_op_family {
     CN_OPS_CONV = 0, /* host/ops/conv3d.c: the -D tuning of cl/conv3d.cl */
     CN_OPS_GEMM = 1, /* host/ops/gemm*.c: own-kernel tuning, forced backend, AUTO choice */
+    CN_OPS_TUNING = 2, /* host/ops/tuning*.c: the per-class strings, their source, lookup notes */
     CN_OPS_COUNT
 } cn_op_family;
 

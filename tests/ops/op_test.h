@@ -44,6 +44,6 @@ typedef struct op_family {
 /* One per tests/ops/<op>.c; tests/test_ops.c lists them. */
 extern const op_family op_family_attention, op_family_conv2d, op_family_conv3d,
     op_family_conv_transpose3d, op_family_eltwise, op_family_gemm, op_family_linear,
-    op_family_mean, op_family_pool, op_family_resize;
+    op_family_mean, op_family_pool, op_family_resize, op_family_tuning;
 
 #endif

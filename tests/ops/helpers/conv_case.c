@@ -76,9 +76,11 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     cn_tensor tx = upload(ctx, nd, xs, x), tw = {0}, twp = {0};
     if (packed) {
         int64_t ps[3];
-        TU_OK(cn_conv_pack_shape(ctx, c.Co, c.Ci, ks, ps));
+        /* the block of the weight's kernel shape under the context's tuning,
+         * as the model packs (per shape class when a per-class tuning is set) */
+        TU_OK(cn_conv_pack_shape_of(ctx, nd, ws, ps));
         float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
-        TU_OK(cn_conv_pack(ctx, w, c.Co, c.Ci, ks, hp));
+        TU_OK(cn_conv_pack_of(ctx, nd, ws, w, hp));
         twp = upload(ctx, 3, ps, hp);
         free(hp);
         float *nan = malloc((size_t)nw * sizeof *nan);
