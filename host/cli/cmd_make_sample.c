@@ -16,6 +16,9 @@ static void usage(FILE *f)
             "  OUTDIR/sample.mp4             both, muxed by ffmpeg (H.264 + AAC)\n"
             "An orange disc bounces on the floor and knocks (a short decaying tone) at\n"
             "exactly each contact, t = %.2f + %.2f k s; a teal disc circles silently above.\n"
+            "These are the rules of the synthetic knock task that weights/train.py trains on\n"
+            "(weights/knockdata.py: two discs, each with its own knock, orange 523 Hz and\n"
+            "teal 1319 Hz; exactly one sounds, and only it is salient).\n"
             "Everything is drawn and synthesised by this program; no third-party media.\n"
             "OUTDIR must not exist or be empty unless --force (which replaces only these\n"
             "entries). Needs the ffmpeg program on PATH.\n",

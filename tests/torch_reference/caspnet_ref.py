@@ -10,7 +10,8 @@ The variant ("av" or "v") comes from the weights file's metadata. With
 written there as float32 .npy (variant v: no fA; F_i = V_i, F4p = V4).
 
 Everything is plain PyTorch in float32 (float64 with --double); BatchNorm is applied unfused from its
-running statistics (eps 1e-3 in S3D, 1e-5 elsewhere), never folded.
+running statistics (eps 1e-3 in S3D, 1e-5 elsewhere), never folded. weights/train.py trains this
+same definition (encode / decode split, BatchNorm with batch statistics in train mode only).
 
 Weight-key choices where the spec leaves a detail to interpretation (the most
 literal reading was taken each time):
@@ -169,11 +170,16 @@ def scalar_stats(x):
 
 
 class BN(nn.Module):
-    """Inference-mode BatchNorm over dim 1 from running statistics (no num_batches_tracked)."""
+    """BatchNorm over dim 1 (no num_batches_tracked): from the running statistics in eval mode,
+    the only mode inference and the parity tests use. In train mode (weights/train.py) it
+    normalises with the batch's statistics and updates the running ones (momentum 0.1), so the
+    exported file holds running statistics the engine folds like any others; batch_stats False
+    (the ASPP image-pool branch: one value per clip) keeps the running statistics there too."""
 
     def __init__(self, c, eps):
         super().__init__()
         self.eps = eps
+        self.batch_stats = True
         self.weight = nn.Parameter(torch.ones(c))
         self.bias = nn.Parameter(torch.zeros(c))
         self.register_buffer("running_mean", torch.zeros(c))
@@ -195,7 +201,7 @@ class BN(nn.Module):
         if cal is not None and cal.pending(self):
             self.calibrate_from(x)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            False, 0.0, self.eps)
+                            self.training and self.batch_stats, 0.1, self.eps)
 
 
 # ---------------------------------------------------------------------------
@@ -314,6 +320,7 @@ class ASPPPool(CBR):
 
     def __init__(self, cin, cout):
         super().__init__(cin, cout)
+        self.bn.batch_stats = False
 
     def forward(self, x):
         cal = Calibration.current
@@ -540,10 +547,14 @@ class CASPNet(nn.Module):
 
     def forward(self, clip, logmel=None, attention="linear", taps=None):
         check_inputs(clip, logmel, self.variant)
-        if attention not in ("linear", "quadratic"):
-            raise ValueError(f"unknown attention '{attention}' (linear or quadratic)")
         t = {} if taps is None else taps
-        H, W = clip.shape[-2:]
+        X, fa = self.encode(clip, logmel, t)
+        return self.decode(X, fa, clip.shape[-2:], attention, t)
+
+    def encode(self, clip, logmel=None, taps=None):
+        """The two encoders: (X1..X4, fA or None). Split from decode so a trainer with frozen
+        encoders can run them without autograd."""
+        t = {} if taps is None else taps
         X = self.video(clip)
         for i, x in enumerate(X):
             t[f"X{i + 1}"] = x
@@ -551,6 +562,14 @@ class CASPNet(nn.Module):
         if self.variant == "av":
             fa = self.audio(logmel)
             t["fA"] = fa
+        return X, fa
+
+    def decode(self, X, fa, size, attention="linear", taps=None):
+        """AVIMs, CPC, decoder and head: the N x 1 x H x W map for clips of size (H, W)."""
+        if attention not in ("linear", "quadratic"):
+            raise ValueError(f"unknown attention '{attention}' (linear or quadratic)")
+        t = {} if taps is None else taps
+        H, W = size
         Fs = []
         for i, x in enumerate(X):
             vi, fi = self.avim[str(i + 1)](x, fa, attention)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The AV-vs-V experiment on the knock task, and the demo weights: data, seeded frozen encoders, training of both variants with the same budget, held-out metrics in PyTorch and in the engine.
+# Usage: weights/knock-experiment.sh [OUTDIR]   (environment: STEPS, BATCH, LR, WARMUP, SIZE, THREADS, CASPNET,
+#        VARIANTS: "av v" by default; two runs with VARIANTS=av and VARIANTS=v may share OUTDIR)
+# Writes OUTDIR (default runs/knock): data/, init-av.safetensors, av/ and v/ (checkpoints, logs,
+# exported weights, F16 trained tensors), torch-*.json and engine-*.json (held-out metrics of
+# fold 1), and table.md (the results table).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/knock}
+STEPS=${STEPS:-150}
+VARIANTS=${VARIANTS:-av v}
+BATCH=${BATCH:-8}
+LR=${LR:-2e-4}
+WARMUP=${WARMUP:-30}
+SIZE=${SIZE:-32x64}
+THREADS=${THREADS:-2}
+CASPNET=${CASPNET:-./build/caspnet}
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+[ -d "$OUT/data" ] || $PY weights/knockdata.py --out "$OUT/data" --videos 36 --frames 48 --size "$SIZE" --seed 0
+# Seeded random encoders (no pretrained S3D/VGGish here), every BatchNorm calibrated on knock clips.
+if [ ! -f "$OUT/init-av.safetensors" ]; then
+  $PY weights/train.py --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant av \
+    --write-calib "$OUT/calib-clip.npy" "$OUT/calib-mel.npy" --calib-clips 4 --seed 0 --threads "$THREADS"
+  "$CASPNET" init-weights --seed 0 --variant av --calib-clip "$OUT/calib-clip.npy" \
+    --calib-logmel "$OUT/calib-mel.npy" "$OUT/init-av.safetensors"
+fi
+# Both variants start from the same file (the V model takes its visual keys) and train the
+# same parts (everything but the encoders) with the same steps, batch, learning rate and seed.
+for v in $VARIANTS; do
+  if [ ! -f "$OUT/$v/caspnet-$v.safetensors" ]; then
+    resume=()
+    [ -f "$OUT/$v/ck/last.pt" ] && resume=(--resume)
+    $PY weights/train.py --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $v \
+      --init "$OUT/init-av.safetensors" --freeze video,audio --batch "$BATCH" --lr "$LR" --warmup "$WARMUP" --steps "$STEPS" \
+      --seed 1 --threads "$THREADS" --val-stride 4 --ckpt-dir "$OUT/$v/ck" --ckpt-every 25 \
+      --log "$OUT/$v/log.jsonl" "${resume[@]}" \
+      --export "$OUT/$v/caspnet-$v.safetensors" --export-trained "$OUT/$v/trained-$v-f16.safetensors"
+  fi
+  $PY weights/train.py --eval-only --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $v \
+    --init "$OUT/$v/caspnet-$v.safetensors" --threads "$THREADS" --json "$OUT/torch-$v.json"
+  "$CASPNET" predict --weights "$OUT/$v/caspnet-$v.safetensors" --dataset "$OUT/data" --db Knock --split 1 \
+    --size "$SIZE" --out "$OUT/pred-$v" --quiet
+  "$CASPNET" eval --pred "$OUT/pred-$v" --data "$OUT/data" --db Knock --split 1 --json "$OUT/engine-$v.json"
+done
+$PY - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+if not all(os.path.exists(f"{out}/{s}-{v}.json") for s in ("torch", "engine") for v in ("av", "v")):
+    sys.exit(0)   # the other variant's run has not finished yet
+rows = ["| model | where | CC | NSS | AUC-J | SIM |", "|---|---|---|---|---|---|"]
+for v, name in (("v", "CASP-Net(V)"), ("av", "CASP-Net(AV)")):
+    for src in ("torch", "engine"):
+        m = json.load(open(f"{out}/{src}-{v}.json"))["mean"]
+        where = "PyTorch" if src == "torch" else "caspnet predict + eval"
+        rows.append(f"| {name} | {where} | {m['cc']:.4f} | {m['nss']:.4f} | {m['auc_judd']:.4f} | {m['sim']:.4f} |")
+open(f"{out}/table.md", "w").write("\n".join(rows) + "\n")
+print("\n".join(rows))
+PY
