@@ -544,6 +544,8 @@ class CASPNet(nn.Module):
         if av:
             self.cpc = CPC()
         self.dec = nn.ModuleDict({str(k): DecBlock(k == 1) for k in range(1, 5)})
+        # an inference model unless a trainer asks otherwise: BatchNorm from running statistics
+        self.eval()
 
     def forward(self, clip, logmel=None, attention="linear", taps=None):
         check_inputs(clip, logmel, self.variant)
