@@ -394,18 +394,22 @@ def main(argv=None):
             sal = predict(model, x.to(dev), mel.to(dev) if mel is not None else None, a.attention, frozen_enc)
             loss, used = td.saliency_loss(sal, q.to(dev))
             step += 1
-            if loss is not None and not torch.isfinite(loss):
-                print(f"\ntrain: warning: step {step}: the loss is {float(loss)}; step skipped "
-                      f"(a learning rate too high for this model?)", file=sys.stderr)
-                loss = None
-            if loss is not None:
+            skip = None
+            if loss is None:
+                skip = "no target map with mass"
+            elif not torch.isfinite(loss):
+                skip = f"the loss is {float(loss)} (a learning rate too high for this model?)"
+            else:
                 for grp in opt.param_groups:
                     grp["lr"] = a.lr * min(1.0, step / a.warmup) if a.warmup > 0 else a.lr
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if not all(torch.isfinite(prm.grad).all() for prm in params if prm.grad is not None):
-                    print(f"\ntrain: warning: step {step}: non-finite gradient; step skipped", file=sys.stderr)
-                    continue
+                    skip = "non-finite gradient"
+            if skip:
+                print(f"\ntrain: warning: step {step}: {skip}; step skipped", file=sys.stderr)
+                log_line(a.log, {"step": step, "epoch": epoch + 1, "skipped": skip})
+            else:
                 opt.step()
                 lv = float(loss)
                 ema = lv if ema is None else 0.9 * ema + 0.1 * lv

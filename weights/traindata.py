@@ -350,8 +350,9 @@ def saliency_loss(p, q):
     kl = (qn * torch.log(EPS + qn / (pn + EPS))).sum(1)
     a = p - p.mean(1, keepdim=True)
     b = q - q.mean(1, keepdim=True)
-    # the 1e-30 keeps the gradient finite when a map is constant (CC is then 0, not 0/0)
-    cc = (a * b).sum(1) / (torch.sqrt((a * a).sum(1) + 1e-30) * torch.sqrt((b * b).sum(1)))
+    # the 1e-12 keeps CC and its gradient finite and moderate when a map is (nearly) constant;
+    # a map that varies at all has a sum of squared deviations many orders of magnitude larger
+    cc = (a * b).sum(1) / (torch.sqrt((a * a).sum(1) + 1e-12) * torch.sqrt((b * b).sum(1)))
     sim = torch.minimum(pn, qn).sum(1)
     return (kl - 0.1 * cc - 0.1 * sim).mean().float(), int(ok.sum())
 
