@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The AV-vs-V experiment on the knock task, and the demo weights: data, seeded frozen encoders, training of both variants with the same budget, held-out metrics in PyTorch and in the engine.
-# Usage: weights/knock-experiment.sh [OUTDIR]   (environment: STEPS, BATCH, LR, WARMUP, SIZE, THREADS, CASPNET,
+# The AV-vs-V experiment on the knock task: data, seeded frozen encoders, training of both variants with the same budget, held-out metrics in PyTorch and in the engine.
+# Usage: weights/knock-experiment.sh [OUTDIR]   (environment: STEPS, BATCH, LR, WARMUP, SIZE, VIDEOS, THREADS, CASPNET,
 #        VARIANTS: "av v" by default; two runs with VARIANTS=av and VARIANTS=v may share OUTDIR)
 # Writes OUTDIR (default runs/knock): data/, init-av.safetensors, av/ and v/ (checkpoints, logs,
 # exported weights, F16 trained tensors), torch-*.json and engine-*.json (held-out metrics of
-# fold 1), and table.md (the results table).
+# fold 1), and table.md (the results table). Run again with a larger STEPS, it resumes both
+# variants from their checkpoints (delete OUTDIR/<variant>/caspnet-<variant>.safetensors first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/knock}
@@ -14,11 +15,12 @@ BATCH=${BATCH:-8}
 LR=${LR:-2e-4}
 WARMUP=${WARMUP:-30}
 SIZE=${SIZE:-32x64}
+VIDEOS=${VIDEOS:-36}
 THREADS=${THREADS:-2}
 CASPNET=${CASPNET:-./build/caspnet}
 PY=/usr/bin/python3
 mkdir -p "$OUT"
-[ -d "$OUT/data" ] || $PY weights/knockdata.py --out "$OUT/data" --videos 36 --frames 48 --size "$SIZE" --seed 0
+[ -d "$OUT/data" ] || $PY weights/knockdata.py --out "$OUT/data" --videos "$VIDEOS" --frames 48 --size "$SIZE" --seed 0
 # Seeded random encoders (no pretrained S3D/VGGish here), every BatchNorm calibrated on knock clips.
 if [ ! -f "$OUT/init-av.safetensors" ]; then
   $PY weights/train.py --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant av \
@@ -41,7 +43,7 @@ for v in $VARIANTS; do
   $PY weights/train.py --eval-only --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $v \
     --init "$OUT/$v/caspnet-$v.safetensors" --threads "$THREADS" --json "$OUT/torch-$v.json"
   "$CASPNET" predict --weights "$OUT/$v/caspnet-$v.safetensors" --dataset "$OUT/data" --db Knock --split 1 \
-    --size "$SIZE" --out "$OUT/pred-$v" --quiet
+    --size "$SIZE" --out "$OUT/pred-$v" --quiet --force
   "$CASPNET" eval --pred "$OUT/pred-$v" --data "$OUT/data" --db Knock --split 1 --json "$OUT/engine-$v.json"
 done
 $PY - "$OUT" <<'PY'
