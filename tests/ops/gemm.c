@@ -135,33 +135,40 @@ typedef struct gemm_config {
     const char *tuning;
     int quick;
     cn_dtype st[3]; /* storage of A, B, C */
+    int trans;      /* bit t: run transpose combination t (NN, NT, TN, TT); 0: all */
 } gemm_config;
 
 static const gemm_config configs[] = {
-    {"own", CN_GEMM_OWN, NULL, 0, {CN_F32, CN_F32, CN_F32}},
+    {"own", CN_GEMM_OWN, NULL, 0, {CN_F32, CN_F32, CN_F32}, 0},
     {"own/local", CN_GEMM_OWN,
      "-DGEMM_LOCAL=1 -DGEMM_VW=4 -DGEMM_NV=2 -DGEMM_WM=4 -DGEMM_LM=4 -DGEMM_LN=2 -DGEMM_TK=8", 1,
-     {CN_F32, CN_F32, CN_F32}},
+     {CN_F32, CN_F32, CN_F32}, 0},
     {"own/scalar", CN_GEMM_OWN,
      "-DGEMM_VW=1 -DGEMM_NV=3 -DGEMM_WM=3 -DGEMM_WGM=4 -DGEMM_SK_RP=3 -DGEMM_SK_PV=2 "
      "-DGEMM_SKINNY=3",
-     1, {CN_F32, CN_F32, CN_F32}},
-    {"clblast", CN_GEMM_CLBLAST, NULL, 0, {CN_F32, CN_F32, CN_F32}},
+     1, {CN_F32, CN_F32, CN_F32}, 0},
+    {"clblast", CN_GEMM_CLBLAST, NULL, 0, {CN_F32, CN_F32, CN_F32}, 0},
     /* half storage (the own kernels, whatever backend is asked for: CLBlast
      * would sum in half): all half on each variant, and the mixes the model
      * runs (half weight and activation into a float product, a float
      * operand into a half C) */
-    {"half", CN_GEMM_OWN, NULL, 0, {CN_F16, CN_F16, CN_F16}},
+    /* Each (variant, transposes, storage) is a program of its own, and
+     * Intel's CPU compiler takes up to half a minute per gemm program: the
+     * half cases take the transposes that reach every half code path. NN
+     * and TT switch both operands' indexing and TB's gathers; the mixes
+     * change which matrices are half, not the code paths, and NN's skinny
+     * sizes map A and B onto U and V both ways. */
+    {"half", CN_GEMM_OWN, NULL, 0, {CN_F16, CN_F16, CN_F16}, 9},
     {"half/local", CN_GEMM_OWN,
      "-DGEMM_LOCAL=1 -DGEMM_VW=4 -DGEMM_NV=2 -DGEMM_WM=4 -DGEMM_LM=4 -DGEMM_LN=2 -DGEMM_TK=8", 1,
-     {CN_F16, CN_F16, CN_F16}},
+     {CN_F16, CN_F16, CN_F16}, 9},
     {"half/scalar", CN_GEMM_OWN,
      "-DGEMM_VW=1 -DGEMM_NV=3 -DGEMM_WM=3 -DGEMM_WGM=4 -DGEMM_SK_RP=3 -DGEMM_SK_PV=2 "
      "-DGEMM_SKINNY=3",
-     1, {CN_F16, CN_F16, CN_F16}},
-    {"half A B, float C", CN_GEMM_OWN, NULL, 1, {CN_F16, CN_F16, CN_F32}},
-    {"float A, half B C", CN_GEMM_OWN, NULL, 1, {CN_F32, CN_F16, CN_F16}},
-    {"half asked of clblast", CN_GEMM_CLBLAST, NULL, 1, {CN_F16, CN_F32, CN_F16}},
+     1, {CN_F16, CN_F16, CN_F16}, 8},
+    {"half A B, float C", CN_GEMM_OWN, NULL, 1, {CN_F16, CN_F16, CN_F32}, 1},
+    {"float A, half B C", CN_GEMM_OWN, NULL, 1, {CN_F32, CN_F16, CN_F16}, 1},
+    {"half asked of clblast", CN_GEMM_CLBLAST, NULL, 1, {CN_F16, CN_F32, CN_F16}, 1},
 };
 #define NCONFIGS (int)(sizeof configs / sizeof configs[0])
 
@@ -197,13 +204,9 @@ static void add_cases(op_cases *l)
     static const char *const tr[4] = {"NN", "NT", "TN", "TT"};
     int n = 0;
     for (int i = 0; i < NCONFIGS; i++) {
-        /* a mixed storage or half asked of CLBlast changes which program and
-         * matrices are half, not the transpose code paths: NN (whose skinny
-         * sizes map A and B onto U and V both ways) is enough */
-        const int mixed = configs[i].st[0] != configs[i].st[2] ||
-                          configs[i].st[1] != configs[i].st[2] ||
-                          (configs[i].st[0] == CN_F16 && configs[i].backend == CN_GEMM_CLBLAST);
-        for (int t = 0; t < (mixed ? 1 : 4); t++) {
+        for (int t = 0; t < 4; t++) {
+            if (configs[i].trans && !(configs[i].trans >> t & 1))
+                continue;
             gemm_cases[n] = (gemm_case){&configs[i], t};
             op_add(l, case_products, &gemm_cases[n++], "%s %s", configs[i].name, tr[t]);
         }
