@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Held-out CC and SIM of fp16 against fp32 on trained weights (issue 14 item 3): predicts a dataset split in both precisions on a device with cl_khr_fp16 and fails when a metric moves by more than 0.005.
-# Usage: bash bench/fp16_heldout.sh [--bin CASPNET] [--device D] [--split K|all] [--tol 0.005] WEIGHTS ROOT DB OUT_DIR
+# Usage: bash bench/fp16_heldout.sh [--bin CASPNET] [--device D] [--split K|all] [--size HxW] [--tol 0.005] WEIGHTS ROOT DB OUT_DIR
 #   WEIGHTS  trained weights (.safetensors)
 #   ROOT     a dataset in the STAViS layout (caspnet eval --help), DB its name (e.g. DIEM)
 #   OUT_DIR  where the predictions (OUT_DIR/fp32, OUT_DIR/fp16) and the metric JSONs go
@@ -8,13 +8,14 @@
 # cl_khr_fp16; a device without it would run both in fp32, which this script refuses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=build/caspnet DEV="Intel(R) OpenCL" SPLIT=all TOL=0.005
+BIN=build/caspnet DEV="Intel(R) OpenCL" SPLIT=all TOL=0.005 SIZE=224x384
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) BIN=$2; shift 2 ;;
     --device) DEV=$2; shift 2 ;;
     --split) SPLIT=$2; shift 2 ;;
     --tol) TOL=$2; shift 2 ;;
+    --size) SIZE=$2; shift 2 ;;
     -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fp16_heldout: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -29,7 +30,7 @@ mkdir -p "$OUT"
 for p in fp32 fp16; do
   echo "== predict, precision $p, device $DEV" >&2
   "$BIN" predict --weights "$WEIGHTS" --out "$OUT/$p" --dataset "$ROOT" --db "$DB" --split "$SPLIT" \
-    --device "$DEV" --precision $p 2> >(tee "$OUT/predict-$p.log" >&2)
+    --size "$SIZE" --device "$DEV" --precision $p 2> >(tee "$OUT/predict-$p.log" >&2)
   if [ $p = fp16 ] && grep -q "note: precision fp16" "$OUT/predict-$p.log"; then
     echo "fp16_heldout: '$DEV' ran fp16 as fp32 (no cl_khr_fp16): nothing to compare" >&2
     exit 1
