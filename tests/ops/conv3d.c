@@ -104,6 +104,11 @@ static void test_rejections(cn_ctx *ctx)
     TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
     a = ok, a.pre_scale = &b; /* 5 values for 6 input channels */
     TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    cn_tensor bh = {0}; /* a half bias: bias and pre-activation are float in every precision */
+    TU_OK(cn_tensor_alloc_as(ctx, &bh, CN_F16, 1, (int64_t[]){4}));
+    a = ok, a.bias = &bh;
+    TU_FAILS(CN_ERR_UNSUPPORTED, cn_conv3d(ctx, &a));
+    cn_tensor_release(ctx, &bh);
     a = ok, a.stride[2] = -1;
     TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
     a = ok, a.out_pad[1] = 1;

@@ -98,6 +98,10 @@ static void test_rejections(cn_ctx *ctx)
     REJECT(CN_ERR_ARG, d.stride_a = -4, 64 * 4, 64 * 4, 20 * 4);
     REJECT(CN_ERR_ARG, (d.batch = 2, d.stride_c = 0), 64 * 4, 64 * 4, 64 * 4); /* racing batches */
     REJECT(CN_ERR_ARG, (d.batch = 2, d.stride_c = 19), 64 * 4, 64 * 4, 64 * 4);
+    /* half operands count halves: A (24 elements) needs 48 bytes, not 96 */
+    REJECT(CN_ERR_SHAPE, d.a_type = CN_F16, 23 * 2, 30 * 4, 20 * 4);
+    REJECT(CN_ERR_SHAPE, d.c_type = CN_F16, 24 * 4, 30 * 4, 19 * 2);
+    REJECT(CN_ERR_ARG, d.b_type = (cn_dtype)7, 64 * 4, 64 * 4, 20 * 4);
     TU_FAILS(CN_ERR_ARG, cn_gemm(ctx, &ok, NULL, 64 * 4, b, 64 * 4, c, 20 * 4));
     TU_FAILS(CN_ERR_ARG, cn_gemm(ctx, NULL, a, 64 * 4, b, 64 * 4, c, 20 * 4));
     TU_FAILS(CN_ERR_ARG, cn_gemm(ctx, &ok, a, 64 * 4, b, 64 * 4, a, 64 * 4)); /* C is A */
