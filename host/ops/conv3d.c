@@ -223,7 +223,7 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
         /* only disjoint channel windows of one tensor: no element is both
          * read as input and written (a dense block appending to its input) */
         const int disjoint = a->x_c_off + Ci <= a->y_c_off || a->y_c_off + Co <= a->x_c_off;
-        if (!cn_same_shape(x, y) || !disjoint)
+        if (!cn_same_shape(x, y) || x->dtype != y->dtype || !disjoint)
             return cn_fail(CN_ERR_ARG, "%s: y shares x's buffer but is not the same tensor with "
                            "a channel window apart from x's (x %s channels %lld+%lld, y %s "
                            "channels %lld+%lld)", op, cn_shape_str(x, s1, sizeof s1),
@@ -252,7 +252,7 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
         if (r->buf == y->buf) {
             /* in-place accumulation: each element is read by the work-item
              * that then writes it, so only the identical window is safe */
-            if (r != y && !cn_same_shape(r, y))
+            if (r != y && (!cn_same_shape(r, y) || r->dtype != y->dtype))
                 return cn_fail(CN_ERR_ARG, "%s: residual shares y's buffer but is %s, not y %s",
                                op, cn_shape_str(r, s1, sizeof s1), cn_shape_str(y, s2, sizeof s2));
         } else {
