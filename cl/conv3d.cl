@@ -51,6 +51,23 @@
 #define R_NV 1
 #endif
 
+/* Storage of x, w, res and y, float (0) or half (1) each (cl/storage.h; the
+ * host sets them from the tensors' dtypes): products and sums stay float,
+ * a half y is the float result rounded once. bias, pscale and pshift are
+ * always float. */
+#ifndef X_H
+#define X_H 0
+#endif
+#ifndef W_H
+#define W_H 0
+#endif
+#ifndef R_H
+#define R_H 0
+#endif
+#ifndef Y_H
+#define Y_H 0
+#endif
+
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define floatV CAT(float, VW)
@@ -75,11 +92,11 @@
         const int T, const int H, const int W, const int To, const int Ho, const int Wo,       \
         const int kT, const int kH, const int kW, const int sT, const int sH, const int sW,    \
         const int pT, const int pH, const int pW, const int dT, const int dH, const int dW,    \
-        __global const float *x, __global const float *w, const int wbase, const int wsm,      \
-        const int wsc, const int wst, const int wsh, const int wsw, const int wsb,              \
-        __global const float *bias,                                                            \
-        __global const float *pscale, __global const float *pshift, __global const float *res, \
-        const int Cr, const int roff, const int flags, const float alpha, __global float *y
+        __global const CN_T(X_H) *x, __global const CN_T(W_H) *w, const int wbase,             \
+        const int wsm, const int wsc, const int wst, const int wsh, const int wsw,              \
+        const int wsb, __global const float *bias, __global const float *pscale,               \
+        __global const float *pshift, __global const CN_T(R_H) *res, const int Cr,             \
+        const int roff, const int flags, const float alpha, __global CN_T(Y_H) *y
 
 #define CONV_PASS                                                                         \
     Ci, Co, Cx, xoff, Cy, yoff, T, H, W, To, Ho, Wo, kT, kH, kW, sT, sH, sW, pT, pH, pW, dT, \
@@ -101,27 +118,27 @@ inline floatV pre_act(floatV v, const int ci, const int flags, __global const fl
 /* y = relu?(alpha*(acc + bias) + res) for `nval` (<= VW) consecutive outputs. */
 inline void epilogue(floatV v, const int m, const long yi, const long ri, const int nval,
                      const int flags, const float alpha, __global const float *bias,
-                     __global const float *res, __global float *y)
+                     __global const CN_T(R_H) *res, __global CN_T(Y_H) *y)
 {
     if (flags & F_BIAS)
         v += bias[m];
     v *= alpha;
     if (nval == VW) {
         if (flags & F_RES)
-            v += vloadV(0, res + ri);
+            v += CN_LDN(R_H, VW, res, ri);
         if (flags & F_RELU)
             v = fmax(v, (floatV)(0.0f));
-        vstoreV(v, 0, y + yi);
+        CN_STN(Y_H, VW, y, yi, v);
     } else {
         float t[VW];
         vstoreV(v, 0, t);
         for (int l = 0; l < nval; l++) {
             float o = t[l];
             if (flags & F_RES)
-                o += res[ri + l];
+                o += CN_LD(R_H, res, ri + l);
             if (flags & F_RELU)
                 o = fmax(o, 0.0f);
-            y[yi + l] = o;
+            CN_ST(Y_H, y, yi + l, o);
         }
     }
 }
@@ -136,8 +153,8 @@ inline void pw_body(const int pre, CONV_ARGS)
     const int p0 = get_global_id(0) * P_TN;
     if (m0 >= Co || p0 >= L)
         return;
-    __global const float *xb = x + ((long)n * Cx + xoff) * L + p0;
-    __global const float *wr[P_RM];
+    __global const CN_T(X_H) *xb = x + ((long)n * Cx + xoff) * L + p0;
+    __global const CN_T(W_H) *wr[P_RM];
     for (int i = 0; i < P_RM; i++) /* clamped rows compute garbage that is never stored */
         wr[i] = w + wbase + (long)min(m0 + i, Co - 1) * wsm;
     floatV acc[P_RM][P_NV];
@@ -149,12 +166,12 @@ inline void pw_body(const int pre, CONV_ARGS)
         for (int k = 0; k < Ci; k++) {
             floatV b[P_NV];
             for (int j = 0; j < P_NV; j++) {
-                b[j] = vloadV(0, xb + (long)k * L + j * VW);
+                b[j] = CN_LDN(X_H, VW, xb, (long)k * L + j * VW);
                 if (pre)
                     b[j] = pre_act(b[j], k, flags, pscale, pshift);
             }
             for (int i = 0; i < P_RM; i++) {
-                floatV a = (floatV)(wr[i][k * wsc]);
+                floatV a = (floatV)(CN_LD(W_H, wr[i], k * wsc));
                 for (int j = 0; j < P_NV; j++)
                     acc[i][j] = fma(a, b[j], acc[i][j]);
             }
@@ -166,13 +183,13 @@ inline void pw_body(const int pre, CONV_ARGS)
             for (int j = 0; j < P_NV; j++) {
                 float t[VW];
                 for (int l = 0; l < VW; l++)
-                    t[l] = xb[(long)k * L + min(j * VW + l, nval - 1)];
+                    t[l] = CN_LD(X_H, xb, (long)k * L + min(j * VW + l, nval - 1));
                 b[j] = vloadV(0, t);
                 if (pre)
                     b[j] = pre_act(b[j], k, flags, pscale, pshift);
             }
             for (int i = 0; i < P_RM; i++) {
-                floatV a = (floatV)(wr[i][k * wsc]);
+                floatV a = (floatV)(CN_LD(W_H, wr[i], k * wsc));
                 for (int j = 0; j < P_NV; j++)
                     acc[i][j] = fma(a, b[j], acc[i][j]);
             }
@@ -201,27 +218,28 @@ __constant int LANES[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
 
 /* p[l*sW] for lanes l < VW. Stride 2 reads the 2*VW floats from p and keeps
  * the even ones (one float past the last one used). */
-inline floatV ld_strided(__global const float *p, const int sW)
+inline floatV ld_strided(__global const CN_T(X_H) *p, const int sW)
 {
     if (sW == 1)
-        return vloadV(0, p);
+        return CN_LDN(X_H, VW, p, 0);
     if (sW == 2) {
-        floatV lo = vloadV(0, p), hi = vloadV(0, p + VW);
+        floatV lo = CN_LDN(X_H, VW, p, 0), hi = CN_LDN(X_H, VW, p, VW);
         return (floatV)(lo.even, hi.even);
     }
     float t[VW];
     for (int l = 0; l < VW; l++)
-        t[l] = p[l * sW];
+        t[l] = CN_LD(X_H, p, l * sW);
     return vloadV(0, t);
 }
 
 /* The same lanes for an input row at any iw: each lane clamped into the row
  * (the caller masks the lanes that fell outside it). */
-inline floatV ld_clamped(__global const float *row, const int iw, const int W, const int sW)
+inline floatV ld_clamped(__global const CN_T(X_H) *row, const int iw, const int W,
+                         const int sW)
 {
     float t[VW];
     for (int l = 0; l < VW; l++)
-        t[l] = row[clamp(iw + l * sW, 0, W - 1)];
+        t[l] = CN_LD(X_H, row, clamp(iw + l * sW, 0, W - 1));
     return vloadV(0, t);
 }
 
@@ -260,7 +278,7 @@ inline void row_body(const int pre, CONV_ARGS)
     /* wsb: distance between blocks of R_RM output channels, R_RM*wsm for a
      * plain layout; a packed one (cn_conv_pack) keeps a block's R_RM weights
      * of one (tap, ci) in one contiguous run (wsm 1, wsc R_RM) */
-    __global const float *wr[R_RM];
+    __global const CN_T(W_H) *wr[R_RM];
     for (int i = 0; i < R_RM; i++)
         wr[i] = w + wbase + (long)(m0 / R_RM) * wsb + (long)min(i, Co - 1 - m0) * wsm;
     floatV acc[R_RM][R_NR][R_NV];
@@ -269,7 +287,7 @@ inline void row_body(const int pre, CONV_ARGS)
             for (int j = 0; j < R_NV; j++)
                 acc[i][r][j] = (floatV)(0.0f);
     const intV lanes = vloadV(0, LANES) * sW;
-    /* floats a row's vector reads span from its first input */
+    /* elements a row's vector reads span from its first input */
     const int ext = sW == 2 ? 2 * R_TW : (R_TW - 1) * sW + 1;
     const int it0 = to * sT - pT, iw0 = wo0 * sW - pW;
     for (int kt = 0; kt < kT; kt++) {
@@ -298,14 +316,14 @@ inline void row_body(const int pre, CONV_ARGS)
                         const intV id = iw + j * VW * sW + lanes;
                         mask[r][j] = (id >= 0 && id < W) & (intV)(ok[r] ? -1 : 0);
                     }
-                __global const float *xp[R_NR];
+                __global const CN_T(X_H) *xp[R_NR];
                 for (int r = 0; r < R_NR; r++)
                     xp[r] = x + rowo[r] + (kind == 2 ? 0 : iw);
                 for (int ci = 0; ci < Ci; ci++) {
                     floatV b[R_NR][R_NV];
                     for (int r = 0; r < R_NR; r++)
                         for (int j = 0; j < R_NV; j++) {
-                            __global const float *p = xp[r] + ci * THW;
+                            __global const CN_T(X_H) *p = xp[r] + ci * THW;
                             floatV v = kind == 2 ? ld_clamped(p, iw + j * VW * sW, W, sW)
                                                  : ld_strided(p + j * VW * sW, sW);
                             if (pre)
@@ -313,7 +331,7 @@ inline void row_body(const int pre, CONV_ARGS)
                             b[r][j] = kind == 0 ? v : select((floatV)(0.0f), v, mask[r][j]);
                         }
                     for (int i = 0; i < R_RM; i++) {
-                        const floatV a = (floatV)(wr[i][tap + ci * wsc]);
+                        const floatV a = (floatV)(CN_LD(W_H, wr[i], tap + ci * wsc));
                         for (int r = 0; r < R_NR; r++)
                             for (int j = 0; j < R_NV; j++)
                                 acc[i][r][j] = fma(a, b[r][j], acc[i][r][j]);
@@ -354,22 +372,22 @@ __kernel void conv_row_pre(CONV_ARGS) { row_body(1, CONV_PASS); }
  * global (ceil(L/16), Co, N). */
 __kernel void conv_bias_act(const int L, const int Co, const int Cy, const int yoff,
                             const int flags, const float alpha, __global const float *bias,
-                            __global float *y)
+                            __global CN_T(Y_H) *y)
 {
     const int l0 = get_global_id(0) * 16, m = get_global_id(1), n = get_global_id(2);
     if (l0 >= L || m >= Co)
         return;
-    __global float *p = y + ((long)n * Cy + yoff + m) * L + l0;
+    __global CN_T(Y_H) *p = y + ((long)n * Cy + yoff + m) * L + l0;
     const float b = (flags & F_BIAS) ? alpha * bias[m] : 0.0f;
     if (l0 + 16 <= L) {
-        float16 v = vload16(0, p) + b;
+        float16 v = CN_LDN(Y_H, 16, p, 0) + b;
         if (flags & F_RELU)
             v = fmax(v, (float16)(0.0f));
-        vstore16(v, 0, p);
+        CN_STN(Y_H, 16, p, 0, v);
     } else {
         for (int l = 0; l < L - l0; l++) {
-            float v = p[l] + b;
-            p[l] = (flags & F_RELU) ? fmax(v, 0.0f) : v;
+            float v = CN_LD(Y_H, p, l) + b;
+            CN_ST(Y_H, p, l, (flags & F_RELU) ? fmax(v, 0.0f) : v);
         }
     }
 }

@@ -80,16 +80,40 @@
 #define GEMM_SK_PV 4
 #endif
 
+/* Storage of the matrices, float (0) or half (1) each (cl/storage.h; the
+ * host sets them from the operands' dtypes): A_H, B_H, C_H for gemm, U_H,
+ * V_H for the skinny kernels' U and V (A or B, whichever the host maps
+ * there). Products and sums stay float; a half C is rounded once. */
+#ifndef A_H
+#define A_H 0
+#endif
+#ifndef B_H
+#define B_H 0
+#endif
+#ifndef C_H
+#define C_H 0
+#endif
+#ifndef U_H
+#define U_H 0
+#endif
+#ifndef V_H
+#define V_H 0
+#endif
+
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #if GEMM_VW == 1
 #define floatV float
 #define vloadV(o, p) ((p)[o])
 #define vstoreV(v, o, p) ((p)[o] = (v))
+#define LDV(h, p, i) CN_LD(h, p, i)
+#define STV(h, p, i, v) CN_ST(h, p, i, v)
 #else
 #define floatV CAT(float, GEMM_VW)
 #define vloadV CAT(vload, GEMM_VW)
 #define vstoreV CAT(vstore, GEMM_VW)
+#define LDV(h, p, i) CN_LDN(h, GEMM_VW, p, i)
+#define STV(h, p, i, v) CN_STN(h, GEMM_VW, p, i, v)
 #endif
 
 #define WN (GEMM_VW * GEMM_NV)
@@ -97,27 +121,41 @@
 #define TN (GEMM_LN * WN)
 #define SK_QMAX 4
 
-/* Element (m, k) of op(A) and (k, n) of op(B). */
+/* Index of element (m, k) of op(A) and (k, n) of op(B), and the elements. */
 #if GEMM_TA
-#define A_AT(m, k) A[(k) * lda + (m)]
+#define A_IX(m, k) ((k) * lda + (m))
 #else
-#define A_AT(m, k) A[(m) * lda + (k)]
+#define A_IX(m, k) ((m) * lda + (k))
 #endif
 #if GEMM_TB
-#define B_AT(k, n) B[(n) * ldb + (k)]
+#define B_IX(k, n) ((n) * ldb + (k))
 #else
-#define B_AT(k, n) B[(k) * ldb + (n)]
+#define B_IX(k, n) ((k) * ldb + (n))
 #endif
+#define A_AT(m, k) CN_LD(A_H, A, A_IX(m, k))
+#define B_AT(k, n) CN_LD(B_H, B, B_IX(k, n))
 
-/* VW elements spaced `stride` apart (stride 1 becomes one vector load). */
-inline floatV gather(__global const float *p, const int stride)
+/* VW elements spaced `stride` apart (stride 1 becomes one vector load), of
+ * B (gather_b) or of the skinny kernels' V (gather_v). */
+inline floatV gather_b(__global const CN_T(B_H) *p, const int stride)
 {
     if (stride == 1)
-        return vloadV(0, p);
+        return LDV(B_H, p, 0);
     float t[GEMM_VW];
     #pragma unroll
     for (int i = 0; i < GEMM_VW; i++)
-        t[i] = p[i * stride];
+        t[i] = CN_LD(B_H, p, i * stride);
+    return vloadV(0, t);
+}
+
+inline floatV gather_v(__global const CN_T(V_H) *p, const int stride)
+{
+    if (stride == 1)
+        return LDV(V_H, p, 0);
+    float t[GEMM_VW];
+    #pragma unroll
+    for (int i = 0; i < GEMM_VW; i++)
+        t[i] = CN_LD(V_H, p, i * stride);
     return vloadV(0, t);
 }
 
@@ -134,7 +172,7 @@ inline float hsum(const floatV v)
 
 /* C block = alpha*acc + beta*C for rows m0.., columns n0..; chk masks edges. */
 inline void store_block(const int chk, const int M, const int N, const float alpha,
-                        const float beta, __global float *C, const int ldc, const int m0,
+                        const float beta, __global CN_T(C_H) *C, const int ldc, const int m0,
                         const int n0, floatV acc[GEMM_WM][GEMM_NV])
 {
     #pragma unroll
@@ -142,21 +180,26 @@ inline void store_block(const int chk, const int M, const int N, const float alp
         const int m = m0 + i;
         if (chk && m >= M)
             break;
-        __global float *c = C + m * ldc;
+        __global CN_T(C_H) *c = C + m * ldc;
         #pragma unroll
         for (int j = 0; j < GEMM_NV; j++) {
             const int n = n0 + j * GEMM_VW;
             if (!chk || n + GEMM_VW <= N) {
                 floatV v = alpha * acc[i][j];
                 if (beta != 0.0f)
-                    v += beta * vloadV(0, c + n);
-                vstoreV(v, 0, c + n);
+                    v += beta * LDV(C_H, c, n);
+                STV(C_H, c, n, v);
             } else {
                 float t[GEMM_VW];
                 vstoreV(acc[i][j], 0, t);
+                /* Intel's CPU compiler cannot unroll this early-exit loop
+                 * around vstore_half (and says so): half C leaves it rolled */
+#if !C_H
                 #pragma unroll
+#endif
                 for (int e = 0; e < GEMM_VW && n + e < N; e++)
-                    c[n + e] = beta != 0.0f ? alpha * t[e] + beta * c[n + e] : alpha * t[e];
+                    CN_ST(C_H, c, n + e,
+                          beta != 0.0f ? alpha * t[e] + beta * CN_LD(C_H, c, n + e) : alpha * t[e]);
             }
         }
     }
@@ -164,9 +207,9 @@ inline void store_block(const int chk, const int M, const int N, const float alp
 
 #define GEMM_ARGS                                                                            \
     const int M, const int N, const int K, const float alpha, const float beta,              \
-        __global const float *A, const int offa, const int lda, const int sa,                \
-        __global const float *B, const int offb, const int ldb, const int sb,                \
-        __global float *C, const int offc, const int ldc, const int sc
+        __global const CN_T(A_H) *A, const int offa, const int lda, const int sa,            \
+        __global const CN_T(B_H) *B, const int offb, const int ldb, const int sb,            \
+        __global CN_T(C_H) *C, const int offc, const int ldc, const int sc
 
 #if !GEMM_LOCAL
 
@@ -174,9 +217,9 @@ inline void store_block(const int chk, const int M, const int N, const float alp
  * columns past the end are clamped to the last valid one, so every load is
  * in bounds and the extra results are simply not stored. */
 inline void direct_block(const int chk, const int M, const int N, const int K,
-                         const float alpha, const float beta, __global const float *A,
-                         const int lda, __global const float *B, const int ldb, __global float *C,
-                         const int ldc, const int m0, const int n0)
+                         const float alpha, const float beta, __global const CN_T(A_H) *A,
+                         const int lda, __global const CN_T(B_H) *B, const int ldb,
+                         __global CN_T(C_H) *C, const int ldc, const int m0, const int n0)
 {
     floatV acc[GEMM_WM][GEMM_NV];
     #pragma unroll
@@ -195,9 +238,9 @@ inline void direct_block(const int chk, const int M, const int N, const int K,
             const int n = n0 + j * GEMM_VW;
             if (!chk || n + GEMM_VW <= N) {
 #if GEMM_TB
-                b[j] = gather(&B_AT(k, n), ldb);
+                b[j] = gather_b(B + B_IX(k, n), ldb);
 #else
-                b[j] = vloadV(0, &B_AT(k, n));
+                b[j] = LDV(B_H, B, B_IX(k, n));
 #endif
             } else {
                 float t[GEMM_VW];
@@ -248,7 +291,7 @@ __kernel void gemm(GEMM_ARGS)
  * product loop can always run the full tile. The loop order follows the
  * stored layout so that neighbouring work-items read neighbouring floats. */
 inline void load_tiles(const int chk, const int M, const int N, const int K,
-                       __global const float *A, const int lda, __global const float *B,
+                       __global const CN_T(A_H) *A, const int lda, __global const CN_T(B_H) *B,
                        const int ldb, const int mb, const int nb, const int k0,
                        __local float *As, __local float *Bs)
 {
@@ -331,30 +374,31 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LN, GEMM_LM, 1))) void gemm(GE
 
 #define SKINNY_ARGS                                                                           \
     const int P, const int Q, const int K, const float alpha, const float beta,               \
-        __global const float *U, const int offu, const int u_ps, const int u_ks, const int su, \
-        __global const float *V, const int offv, const int v_qs, const int v_ks, const int sv, \
-        __global float *C, const int offc, const int c_ps, const int c_qs, const int sc
+        __global const CN_T(U_H) *U, const int offu, const int u_ps, const int u_ks,          \
+        const int su, __global const CN_T(V_H) *V, const int offv, const int v_qs,            \
+        const int v_ks, const int sv, __global CN_T(C_H) *C, const int offc, const int c_ps,  \
+        const int c_qs, const int sc
 
 inline void skinny_store(const int P, const int Q, const float alpha, const float beta,
-                         __global float *C, const int c_ps, const int c_qs, const int p,
+                         __global CN_T(C_H) *C, const int c_ps, const int c_qs, const int p,
                          const int q, const float s)
 {
     if (p < P && q < Q) {
-        __global float *c = C + p * c_ps + q * c_qs;
-        *c = beta != 0.0f ? alpha * s + beta * *c : alpha * s;
+        const int i = p * c_ps + q * c_qs;
+        CN_ST(C_H, C, i, beta != 0.0f ? alpha * s + beta * CN_LD(C_H, C, i) : alpha * s);
     }
 }
 
 /* SK_RP rows of U against nq (<= SK_QMAX, a constant at every call site)
  * rows of V starting at q0. Rows past P or Q are clamped, not stored. */
 inline void skinny_k_body(const int nq, const int P, const int Q, const int K,
-                          const float alpha, const float beta, __global const float *U,
-                          const int u_ps, __global const float *V, const int v_qs,
-                          const int v_ks, __global float *C, const int c_ps, const int c_qs,
+                          const float alpha, const float beta, __global const CN_T(U_H) *U,
+                          const int u_ps, __global const CN_T(V_H) *V, const int v_qs,
+                          const int v_ks, __global CN_T(C_H) *C, const int c_ps, const int c_qs,
                           const int p0, const int q0)
 {
-    __global const float *u[GEMM_SK_RP];
-    __global const float *v[SK_QMAX];
+    __global const CN_T(U_H) *u[GEMM_SK_RP];
+    __global const CN_T(V_H) *v[SK_QMAX];
     #pragma unroll
     for (int i = 0; i < GEMM_SK_RP; i++)
         u[i] = U + min(p0 + i, P - 1) * u_ps;
@@ -369,10 +413,10 @@ inline void skinny_k_body(const int nq, const int P, const int Q, const int K,
     for (int k = 0; k < kv; k += GEMM_VW) {
         floatV b[SK_QMAX];
         for (int j = 0; j < nq; j++)
-            b[j] = gather(v[j] + k * v_ks, v_ks);
+            b[j] = gather_v(v[j] + k * v_ks, v_ks);
         #pragma unroll
         for (int i = 0; i < GEMM_SK_RP; i++) {
-            const floatV a = vloadV(0, u[i] + k);
+            const floatV a = LDV(U_H, u[i], k);
             for (int j = 0; j < nq; j++)
                 acc[i][j] += a * b[j];
         }
@@ -382,7 +426,7 @@ inline void skinny_k_body(const int nq, const int P, const int Q, const int K,
         for (int j = 0; j < nq; j++) {
             float s = hsum(acc[i][j]);
             for (int k = kv; k < K; k++)
-                s += u[i][k] * v[j][k * v_ks];
+                s += CN_LD(U_H, u[i], k) * CN_LD(V_H, v[j], k * v_ks);
             skinny_store(P, Q, alpha, beta, C, c_ps, c_qs, p0 + i, q0 + j, s);
         }
 }
@@ -413,12 +457,12 @@ __kernel void gemm_skinny_k(SKINNY_ARGS)
 /* SK_PV*VW consecutive rows of U (p-contiguous) against nq rows of V. Edge
  * work-items (chk) clamp rows past P in their loads and do not store them. */
 inline void skinny_p_body(const int nq, const int chk, const int P, const int Q, const int K,
-                          const float alpha, const float beta, __global const float *U,
-                          const int u_ks, __global const float *V, const int v_qs,
-                          const int v_ks, __global float *C, const int c_ps, const int c_qs,
+                          const float alpha, const float beta, __global const CN_T(U_H) *U,
+                          const int u_ks, __global const CN_T(V_H) *V, const int v_qs,
+                          const int v_ks, __global CN_T(C_H) *C, const int c_ps, const int c_qs,
                           const int p0, const int q0)
 {
-    __global const float *v[SK_QMAX];
+    __global const CN_T(V_H) *v[SK_QMAX];
     for (int j = 0; j < nq; j++)
         v[j] = V + min(q0 + j, Q - 1) * v_qs;
     floatV acc[GEMM_SK_PV][SK_QMAX];
@@ -427,22 +471,22 @@ inline void skinny_p_body(const int nq, const int chk, const int P, const int Q,
         for (int j = 0; j < nq; j++)
             acc[i][j] = (floatV)0.0f;
     for (int k = 0; k < K; k++) {
-        __global const float *u = U + k * u_ks;
+        __global const CN_T(U_H) *u = U + k * u_ks;
         floatV a[GEMM_SK_PV];
         #pragma unroll
         for (int i = 0; i < GEMM_SK_PV; i++) {
             if (!chk) {
-                a[i] = vloadV(0, u + p0 + i * GEMM_VW);
+                a[i] = LDV(U_H, u, p0 + i * GEMM_VW);
             } else {
                 float t[GEMM_VW];
                 #pragma unroll
                 for (int e = 0; e < GEMM_VW; e++)
-                    t[e] = u[min(p0 + i * GEMM_VW + e, P - 1)];
+                    t[e] = CN_LD(U_H, u, min(p0 + i * GEMM_VW + e, P - 1));
                 a[i] = vloadV(0, t);
             }
         }
         for (int j = 0; j < nq; j++) {
-            const floatV b = (floatV)v[j][k * v_ks];
+            const floatV b = (floatV)CN_LD(V_H, v[j], k * v_ks);
             #pragma unroll
             for (int i = 0; i < GEMM_SK_PV; i++)
                 acc[i][j] += a[i] * b;

@@ -64,6 +64,7 @@ expect_error "tune: bad mode"      "rapid, normal or exhaustive" "$BIN" tune --m
 expect_error "tune: bad size"      "multiples of 32"    "$BIN" tune --size 30x40
 expect_error "tune: bad class"     "no class"           "$BIN" tune --class conv.nope
 expect_error "tune: two outputs"   "exclude each other" "$BIN" tune --out a.json --out-dir b
+expect_error "tune: bad precision" "fp32, fp16 or auto" "$BIN" tune --precision half
 
 # the forward that works writes its output
 "$BIN" forward --quiet --weights "$W/v.safetensors" --clip "$W/clip.npy" --out "$W/out.npy" && [ -s "$W/out.npy" ] \

@@ -42,6 +42,13 @@ static void test_precision(void)
                  "fp16 without cl_khr_fp16 falls back to fp32 with a note naming the device and "
                  "the extension: '%s'", note);
     }
+    /* with the extension fp16 is used, CPU or GPU, without a note; auto too on the GPU */
+    for (int i = 2; i < 4; i++)
+        TU_CHECK(cn_precision_resolve(all[i], CN_PRECISION_FP16, note, sizeof note) ==
+                     CN_PRECISION_FP16 && !note[0], "fp16 with cl_khr_fp16 (device %d): '%s'", i,
+                 note);
+    TU_CHECK(cn_precision_resolve(&gpu16, CN_PRECISION_AUTO, note, sizeof note) ==
+                 CN_PRECISION_FP16 && !note[0], "auto on a GPU with cl_khr_fp16 is fp16");
 
     /* this device: fp16 runs, or falls back with the note; never fails */
     cn_engine *e = NULL;
@@ -82,12 +89,36 @@ static void test_precision(void)
         TU_CHECK(bad == NULL, "a failed create leaves no model");
         cn_model_destroy(m32);
         cn_model_destroy(m16);
-        /* the engine in its resolved precision loads and runs */
+        /* the engine in its resolved precision loads and runs; where that is
+         * fp16, against an fp32 engine on the same clip: about half the peak
+         * device memory (the map difference is printed only: these weights
+         * are not calibrated, and accuracy is tests/test_fp16.sh's, on the
+         * parity fixture's calibrated weights) */
         TU_OK(cn_engine_load_weights(e, w));
-        float *clip = calloc((size_t)3 * 16 * 32 * 32, sizeof *clip), *mel = calloc(96 * 64, 4);
-        float sal[32 * 32];
-        TU_OK(cn_engine_run(e, 1, 32, 32, clip, mel, sal));
-        free(clip), free(mel);
+        const int H = 64, Wd = 96;
+        tu_rng r = tu_seed(21);
+        float *clip = tu_rand_array(&r, (int64_t)3 * 16 * H * Wd, -1, 1);
+        float *mel = tu_rand_array(&r, 96 * 64, -4, 1);
+        float *sal = malloc((size_t)H * Wd * sizeof *sal), *sal32 = malloc((size_t)H * Wd * sizeof *sal);
+        cn_engine_reset_peak(e);
+        TU_OK(cn_engine_run(e, 1, H, Wd, clip, mel, sal));
+        cn_engine *e32 = NULL;
+        if (used == CN_PRECISION_FP16 && cn_engine_create(NULL, &e32) == CN_OK) {
+            const uint64_t peak16 = cn_engine_peak_bytes(e);
+            TU_OK(cn_engine_load_weights(e32, w));
+            cn_engine_reset_peak(e32);
+            TU_OK(cn_engine_run(e32, 1, H, Wd, clip, mel, sal32));
+            const uint64_t peak32 = cn_engine_peak_bytes(e32);
+            double worst = 0;
+            for (int i = 0; i < H * Wd; i++)
+                worst = fmax(worst, fabs((double)sal[i] - sal32[i]));
+            printf("fp16 against fp32 at 1x%dx%d: peak device memory %.1f MiB against %.1f MiB "
+                   "(%.3f); map max difference %.2e\n", H, Wd, (double)peak16 / (1 << 20),
+                   (double)peak32 / (1 << 20), (double)peak16 / (double)peak32, worst);
+            TU_CHECK((double)peak16 < 0.55 * (double)peak32, "fp16 peak memory is about half");
+        }
+        cn_engine_destroy(e32);
+        free(clip), free(mel), free(sal), free(sal32);
         cn_weights_free(w);
     }
     cn_engine_destroy(e);

@@ -58,6 +58,9 @@ static int option_sets(cn_ctx *ctx, const char *program, opt_list *l)
         add(l, "%s", "-DX_H=1 -DS_H=1 -DU_H=1 -DB_H=1 -DY_H=1");
     } else if (strcmp(program, "conv3d") == 0) {
         add(l, "%s", cn_conv_tuning(ctx));
+        /* half storage of every tensor, and the mixes the model runs */
+        add(l, "%s -DX_H=1 -DW_H=1 -DR_H=1 -DY_H=1", cn_conv_tuning(ctx));
+        add(l, "%s -DW_H=1 -DY_H=1", cn_conv_tuning(ctx));
     } else if (strcmp(program, "conv_tiled") == 0) {
         /* the tile sets host/ops/conv_tiled.c builds (its default, then the
          * smaller fallbacks), and half storage of every tensor */
@@ -83,6 +86,10 @@ static int option_sets(cn_ctx *ctx, const char *program, opt_list *l)
                 add(l, "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_VW=4 -DGEMM_NV=2 -DGEMM_WM=8 "
                        "-DGEMM_LOCAL=1 -DGEMM_TK=16 -DGEMM_LM=8 -DGEMM_LN=8", ta, tb);
             }
+        /* half storage of every matrix (cl/storage.h), both variants */
+        add(l, "-DGEMM_TA=0 -DGEMM_TB=1 %s -DA_H=1 -DB_H=1 -DC_H=1 -DU_H=1 -DV_H=1", t);
+        add(l, "-DGEMM_TA=1 -DGEMM_TB=0 -DGEMM_VW=4 -DGEMM_NV=2 -DGEMM_WM=8 -DGEMM_LOCAL=1 "
+               "-DGEMM_TK=16 -DGEMM_LM=8 -DGEMM_LN=8 -DA_H=1 -DB_H=1 -DC_H=1 -DU_H=1 -DV_H=1");
     } else if (strcmp(program, "mean") == 0) {
         int wg = pow2_within(MEAN_WG, dev->max_wg);
         add(l, "-DMEAN_WG=%d -DMEAN_FP64=0", wg);

@@ -140,6 +140,36 @@ static void check_tuner(void)
     cn_ctx_destroy(b);
 }
 
+static int wrong_lines;
+static void log_wrong(void *user, const char *line)
+{
+    (void)user;
+    printf("  | %s\n", line);
+    wrong_lines += strstr(line, "wrong") != NULL;
+}
+
+/* The tuner on half operands (caspnet tune --precision fp16): every class
+ * tuned, and no candidate that is right in float judged wrong in half
+ * (which a half bound too tight for another summation order would do). */
+static void check_tuner_half(void)
+{
+    cn_ctx *ctx = fresh_ctx(1);
+    if (!ctx)
+        return;
+    cn_tune_problem *p = NULL;
+    int np = 0, nres = 0;
+    cn_tune_result res[CN_TC_COUNT];
+    TU_OK(cn_model_problems(ctx, "av", 1, 32, 32, &p, &np));
+    cn_tune_run_opts o = {.mode = CN_TUNE_RAPID, .budget = 3, .only_cls = -1, .log = log_wrong,
+                          .storage = CN_F16};
+    wrong_lines = 0;
+    TU_OK(cn_tune_run(ctx, p, np, &o, res, &nres));
+    TU_CHECK(nres == CN_TC_COUNT, "half: %d of %d classes tuned", nres, CN_TC_COUNT);
+    TU_CHECK(wrong_lines == 0, "half: %d candidates judged wrong", wrong_lines);
+    cn_ctx_destroy(ctx);
+    free(p);
+}
+
 /* A file of known, non-default content, as JSON to modify. */
 static cJSON *known_file(void)
 {
@@ -361,6 +391,7 @@ int main(void)
     check_shipped();
     check_problems();
     check_tuner();
+    check_tuner_half();
     check_lookup(dir);
     tu_tmpdir_remove(dir);
     return tu_finish("test_tuning");

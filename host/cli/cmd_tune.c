@@ -16,7 +16,7 @@ static void usage(FILE *f)
             "usage: caspnet tune [--device D] [--size HxW] [--batch N] [--variant av|v]\n"
             "                    [--mode rapid|normal|exhaustive] [--budget SECONDS]\n"
             "                    [--out FILE | --out-dir DIR] [--notes TEXT] [--class NAME]\n"
-            "                    [--quiet]\n\n"
+            "                    [--precision fp32|fp16] [--quiet]\n\n"
             "Tunes the kernels for one device (default: the one predict would use) and writes\n"
             "its tuning file, which predict, forward, bench and the engine API then use\n"
             "unasked. For each shape class the model runs at 16 x H x W (default 224 x 384)\n"
@@ -43,6 +43,12 @@ static void usage(FILE *f)
             "             shipped database cl/tuning/ is made: bench/tune-shipped.sh)\n"
             "  --notes    text stored in the file's notes field (e.g. that the machine was busy)\n"
             "  --class    tune only this class (see below); the file then holds only it\n"
+            "  --precision  the storage the candidates run on: fp32 (default), or fp16 as\n"
+            "             --precision fp16 runs the model (weights and feature maps half,\n"
+            "             sums float): each candidate is then timed and checked in half.\n"
+            "             The file holds one choice per class for both precisions: tune\n"
+            "             with the one you run. A device without cl_khr_fp16 tunes fp32,\n"
+            "             with a note, as forward and predict then run fp32 there\n"
             "  --quiet    no progress bar and no per-candidate lines\n\n"
             "Classes:\n");
     for (int c = 0; c < CN_TC_COUNT; c++)
@@ -139,14 +145,15 @@ int cmd_tune(int argc, char **argv)
 {
     const char *device = NULL, *size = "224x384", *batch_s = "1", *mode_s = "normal",
                *budget_s = NULL, *out = NULL, *notes = "", *variant = "av", *only = NULL,
-               *out_dir = NULL;
+               *out_dir = NULL, *prec_s = "fp32";
     int quiet = 0;
     const cli_opt opts[] = {CLI_VALUE("--device", &device), CLI_VALUE("--size", &size),
                             CLI_VALUE("--batch", &batch_s),  CLI_VALUE("--mode", &mode_s),
                             CLI_VALUE("--budget", &budget_s), CLI_VALUE("--out", &out),
                             CLI_VALUE("--notes", &notes),   CLI_VALUE("--variant", &variant),
                             CLI_VALUE("--class", &only),    CLI_FLAG("--quiet", &quiet),
-                            CLI_VALUE("--out-dir", &out_dir), CLI_END};
+                            CLI_VALUE("--out-dir", &out_dir), CLI_VALUE("--precision", &prec_s),
+                            CLI_END};
     const cli_cmd cmd = {.name = "tune", .usage = usage, .opts = opts, .style = CLI_UNEXPECTED};
     int parsed = cli_parse(&cmd, argc, argv);
     if (parsed >= 0)
@@ -184,6 +191,9 @@ int cmd_tune(int argc, char **argv)
         cli_error("tune: --out and --out-dir exclude each other");
         return 2;
     }
+    cn_precision prec;
+    if (!cli_precision("tune", prec_s, &prec))
+        return 2;
     ro.budget = (double)budget;
     const char *cv = getenv("CASPNET_CONV_VARIANT");
     if (cv && *cv) {
@@ -200,6 +210,11 @@ int cmd_tune(int argc, char **argv)
         return 1;
     }
     const cn_device_info *dev = cn_ctx_device(ctx);
+    char note[512];
+    prec = cn_precision_resolve(dev, prec, note, sizeof note);
+    if (note[0])
+        fprintf(stderr, "caspnet: note: %s\n", note);
+    ro.storage = prec == CN_PRECISION_FP16 ? CN_F16 : CN_F32;
     char path[1200];
     if (out)
         snprintf(path, sizeof path, "%s", out);
@@ -213,9 +228,9 @@ int cmd_tune(int argc, char **argv)
         cn_ctx_destroy(ctx);
         return 2;
     }
-    printf("tuning %s: %s (%s), %s mode, 16 x %d x %d, batch %ld, budget %ld s -> %s\n",
-           dev->platform_name, dev->name, cn_tune_kind_name(cn_tune_device_kind(dev)), mode_s,
-           H, W, N, budget ? budget : ro.mode == CN_TUNE_RAPID ? 60L : ro.mode == CN_TUNE_NORMAL
+    printf("tuning %s: %s (%s), %s mode, precision %s, 16 x %d x %d, batch %ld, budget %ld "
+           "s -> %s\n", dev->platform_name, dev->name, cn_tune_kind_name(cn_tune_device_kind(dev)),
+           mode_s, cn_precision_name(prec), H, W, N, budget ? budget : ro.mode == CN_TUNE_RAPID ? 60L : ro.mode == CN_TUNE_NORMAL
                                                               ? 600L : 3600L, path);
     fflush(stdout);
     cn_tune_problem *probs = NULL;

@@ -50,12 +50,7 @@ cn_precision cn_precision_resolve(const cn_device_info *d, cn_precision want, ch
             snprintf(note, n, "precision fp16: %s has no cl_khr_fp16; running in fp32", d->name);
         return CN_PRECISION_FP32;
     }
-    /* Until the convolution and GEMM kernels read half storage, the model
-     * cannot run in it (cn_model_forward refuses): fp32 on every device. */
-    if (note && n)
-        snprintf(note, n, "precision fp16: the half-precision model is not complete yet (its "
-                 "convolution and GEMM kernels read float only); running in fp32");
-    return CN_PRECISION_FP32;
+    return CN_PRECISION_FP16;
 }
 
 int cn_engine_create(const cn_engine_opts *opts, cn_engine **out)

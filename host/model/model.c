@@ -274,13 +274,29 @@ void model_group(cn_model *m, int mod, int stage)
         cn_prof_group(m->ctx, name);
 }
 
-int model_alloc(cn_model *m, cn_tensor *t, int ndim, const int64_t *shape)
+int model_alloc_as(cn_model *m, cn_tensor *t, cn_dtype dtype, int ndim, const int64_t *shape)
 {
     if (m->dry) { /* a view of nothing: only the shape matters */
         cn_tensor_wrap(t, NULL, 0, ndim, shape);
+        t->dtype = dtype;
         return CN_OK;
     }
-    return cn_tensor_alloc(m->ctx, t, ndim, shape);
+    return cn_tensor_alloc_as(m->ctx, t, dtype, ndim, shape);
+}
+
+/* Activations take the model's storage when they are feature maps: 4 or 5
+ * dims, several channels and several positions. The rest stays float in
+ * every precision: per-clip vectors (audio features, pooled means, keys,
+ * attention scores; a few KiB, and sums over whole maps), and one-channel
+ * maps (the logits and the saliency map, where a half rounding would land
+ * directly in the output). */
+int model_alloc(cn_model *m, cn_tensor *t, int ndim, const int64_t *shape)
+{
+    int64_t pos = 1;
+    for (int d = 2; d < ndim; d++)
+        pos *= shape[d];
+    const int map = ndim >= 4 && shape[1] > 1 && pos > 1;
+    return model_alloc_as(m, t, map ? m->dtype : CN_F32, ndim, shape);
 }
 
 int model_alloc5(cn_model *m, cn_tensor *t, int64_t n, int64_t c, int64_t d, int64_t h, int64_t w)
@@ -532,9 +548,6 @@ int cn_model_forward(cn_model *m, const cn_tensor *clip, const cn_tensor *logmel
     CN_TRY(check_inputs(m, clip, logmel));
     if (o && o->attention != CN_ATTENTION_LINEAR && o->attention != CN_ATTENTION_QUADRATIC)
         return cn_fail(CN_ERR_ARG, "unknown attention mode %d", (int)o->attention);
-    if (m->dtype != CN_F32 && !m->dry)
-        return cn_fail(CN_ERR_UNSUPPORTED, "forward: a model stored in %s does not run yet (the "
-                       "convolution and GEMM kernels read float only)", cn_dtype_name(m->dtype));
     m->opts = o ? o : &defaults;
     memset(m->flops, 0, sizeof m->flops);
     m->ngroup = 0;

@@ -87,6 +87,7 @@ static int attention_closed(cn_model *m, int i, const cn_tensor *v, const cn_ten
         d.lda = C, d.ldb = L, d.ldc = L;
         d.batch = N, d.stride_a = C, d.stride_b = C * L, d.stride_c = L;
         d.tag = "attention.score";
+        d.a_type = pk.dtype, d.b_type = q.dtype, d.c_type = s.dtype;
         model_count(m, 2.0 * (double)(N * L * C));
         TRY_DONE(model_record_gemm(m, &d));
         TRY_DONE(ENQ(m, cn_gemm(m->ctx, &d, pk.buf, cn_tensor_bytes(&pk), q.buf,

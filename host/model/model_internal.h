@@ -123,8 +123,11 @@ int unit_linear(cn_model *m, cn_unit *u, const cn_tensor *x, int relu, cn_tensor
 int unit_matvec(cn_model *m, cn_unit *u, const cn_tensor *x, int bias, const calib_src *src,
                 cn_tensor *y);
 
-/* Allocates an arena tensor; in dry mode as well (shapes drive the counts). */
+/* Allocates an arena tensor; in dry mode as well (shapes drive the counts).
+ * model_alloc picks the storage: the model's dtype for feature maps, float
+ * for vectors and one-channel maps (see model.c); model_alloc_as is told. */
 int model_alloc(cn_model *m, cn_tensor *t, int ndim, const int64_t *shape);
+int model_alloc_as(cn_model *m, cn_tensor *t, cn_dtype dtype, int ndim, const int64_t *shape);
 int model_alloc5(cn_model *m, cn_tensor *t, int64_t n, int64_t c, int64_t d, int64_t h, int64_t w);
 /* Emits a tap to the caller's callback (not in dry mode). */
 int model_tap(cn_model *m, const char *name, const cn_tensor *t);

@@ -78,12 +78,9 @@ int cn_attention_linear(cn_ctx *ctx, const cn_tensor *q, const cn_tensor *k, con
 {
     att_dims dm;
     CN_TRY(check_attention("attention_linear", q, k, v, y, scale, &dm));
-    /* its products run through cn_gemm, whose kernels read float only */
-    if (q->dtype != CN_F32 || k->dtype != CN_F32 || v->dtype != CN_F32 || y->dtype != CN_F32)
-        return cn_fail(CN_ERR_UNSUPPORTED, "attention_linear: only float32 tensors (the GEMM "
-                       "kernels have no half storage yet)");
     /* phi(Q), phi(K) and the per-batch D x Dv matrix phi(K)^T V are the only
-     * temporaries: O(D (Lq + Lk + Dv)) per batch, never Lq x Lk. */
+     * temporaries: O(D (Lq + Lk + Dv)) per batch, never Lq x Lk. They are
+     * float whatever q, k, v and y are: kv holds sums over all Lk keys. */
     cn_tensor pq = {0}, pk = {0}, kv = {0};
     int st = cn_tensor_alloc(ctx, &pq, q->ndim, q->shape);
     if (st == CN_OK)
@@ -100,7 +97,8 @@ int cn_attention_linear(cn_ctx *ctx, const cn_tensor *q, const cn_tensor *k, con
         cn_gemm_desc g = {.trans_b = 1, .M = dm.d, .N = dm.dv, .K = dm.lk, .alpha = 1.0f,
                           .lda = dm.lk, .ldb = dm.lk, .ldc = dm.dv, .batch = dm.n,
                           .stride_a = dm.d * dm.lk, .stride_b = dm.dv * dm.lk,
-                          .stride_c = dm.d * dm.dv, .tag = "attention_kv"};
+                          .stride_c = dm.d * dm.dv, .tag = "attention_kv",
+                          .b_type = v->dtype};
         st = cn_gemm(ctx, &g, pk.buf, pk.cap, v->buf, v->cap, kv.buf, kv.cap);
     }
     /* y (Dv x Lq) = scale * (phi(K) V^T)^T phi(Q), the model's phi(Q) (phi(K)^T V)
@@ -109,7 +107,8 @@ int cn_attention_linear(cn_ctx *ctx, const cn_tensor *q, const cn_tensor *k, con
         cn_gemm_desc g = {.trans_a = 1, .M = dm.dv, .N = dm.lq, .K = dm.d, .alpha = scale,
                           .lda = dm.dv, .ldb = dm.lq, .ldc = dm.lq, .batch = dm.n,
                           .stride_a = dm.d * dm.dv, .stride_b = dm.d * dm.lq,
-                          .stride_c = dm.dv * dm.lq, .tag = "attention_out"};
+                          .stride_c = dm.dv * dm.lq, .tag = "attention_out",
+                          .c_type = y->dtype};
         st = cn_gemm(ctx, &g, kv.buf, kv.cap, pq.buf, pq.cap, y->buf, y->cap);
     }
     /* The queue is in order, so a buffer handed back to the arena here is only

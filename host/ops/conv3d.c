@@ -127,8 +127,9 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
     if (x->ndim != nd || w->ndim != nd)
         return cn_fail(CN_ERR_SHAPE, "%s: x %s and w %s must have %d dims", op,
                        cn_shape_str(x, s1, sizeof s1), cn_shape_str(w, s2, sizeof s2), nd);
-    if (x->dtype != CN_F32 || w->dtype != CN_F32)
-        return cn_fail(CN_ERR_UNSUPPORTED, "%s: only float32 tensors are supported", op);
+    if ((x->dtype != CN_F32 && x->dtype != CN_F16) || (w->dtype != CN_F32 && w->dtype != CN_F16))
+        return cn_fail(CN_ERR_UNSUPPORTED, "%s: x (%s) and w (%s) must be float32 or float16", op,
+                       cn_dtype_name(x->dtype), cn_dtype_name(w->dtype));
     if (!fits_int(x) || !fits_int(w))
         return cn_fail(CN_ERR_SHAPE, "%s: x %s or w %s exceeds the 32-bit index range", op,
                        cn_shape_str(x, s1, sizeof s1), cn_shape_str(w, s2, sizeof s2));
@@ -195,6 +196,7 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
         g->k[i] = (int)k[i];
     g->alpha = a->alpha != 0.0f ? a->alpha : 1.0f;
     g->x = x->buf, g->w = w->buf;
+    g->xt = x->dtype, g->wt = w->dtype;
     if (!full)
         return CN_OK;
 
@@ -202,7 +204,10 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
     const cn_tensor *y = a->y;
     if (!y || !y->buf)
         return cn_fail(CN_ERR_ARG, "%s: y is required", op);
-    int ok = y->ndim == nd && y->shape[0] == N && y->dtype == CN_F32;
+    if (y->dtype != CN_F32 && y->dtype != CN_F16)
+        return cn_fail(CN_ERR_UNSUPPORTED, "%s: y (%s) must be float32 or float16", op,
+                       cn_dtype_name(y->dtype));
+    int ok = y->ndim == nd && y->shape[0] == N;
     for (int i = sp0; ok && i < 3; i++)
         ok = y->shape[2 + i - sp0] == out[i];
     if (!ok || a->y_c_off + Co > y->shape[1])
@@ -218,7 +223,7 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
         /* only disjoint channel windows of one tensor: no element is both
          * read as input and written (a dense block appending to its input) */
         const int disjoint = a->x_c_off + Ci <= a->y_c_off || a->y_c_off + Co <= a->x_c_off;
-        if (!cn_same_shape(x, y) || !disjoint)
+        if (!cn_same_shape(x, y) || x->dtype != y->dtype || !disjoint)
             return cn_fail(CN_ERR_ARG, "%s: y shares x's buffer but is not the same tensor with "
                            "a channel window apart from x's (x %s channels %lld+%lld, y %s "
                            "channels %lld+%lld)", op, cn_shape_str(x, s1, sizeof s1),
@@ -234,6 +239,10 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
     for (int i = 0; i < 3; i++)
         if (vecs[i] && vecs[i]->buf == y->buf)
             return cn_fail(CN_ERR_ARG, "%s: y must not alias bias or pre_scale/pre_shift", op);
+    for (int i = 0; i < 3; i++)
+        if (vecs[i] && vecs[i]->dtype != CN_F32)
+            return cn_fail(CN_ERR_UNSUPPORTED, "%s: bias, pre_scale and pre_shift must be "
+                           "float32 (they are added after the products)", op);
     g->Cy = (int)y->shape[1], g->yoff = (int)a->y_c_off;
     g->Cr = g->Cy, g->roff = g->yoff;
     if (a->residual) {
@@ -243,11 +252,11 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
         if (r->buf == y->buf) {
             /* in-place accumulation: each element is read by the work-item
              * that then writes it, so only the identical window is safe */
-            if (r != y && !cn_same_shape(r, y))
+            if (r != y && (!cn_same_shape(r, y) || r->dtype != y->dtype))
                 return cn_fail(CN_ERR_ARG, "%s: residual shares y's buffer but is %s, not y %s",
                                op, cn_shape_str(r, s1, sizeof s1), cn_shape_str(y, s2, sizeof s2));
         } else {
-            ok = r->ndim == nd && r->shape[0] == N && r->shape[1] == Co && r->dtype == CN_F32;
+            ok = r->ndim == nd && r->shape[0] == N && r->shape[1] == Co;
             for (int i = sp0; ok && i < 3; i++)
                 ok = r->shape[2 + i - sp0] == out[i];
             if (!ok)
@@ -257,7 +266,11 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
                                (long long)out[1], (long long)out[2]);
             g->Cr = (int)Co, g->roff = 0;
         }
+        if (r->dtype != CN_F32 && r->dtype != CN_F16)
+            return cn_fail(CN_ERR_UNSUPPORTED, "%s: residual (%s) must be float32 or float16", op,
+                           cn_dtype_name(r->dtype));
         g->res = r->buf;
+        g->rt = r->dtype;
         g->flags |= F_RES;
     }
     if (a->bias)
@@ -271,7 +284,21 @@ int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, 
     if (a->relu)
         g->flags |= F_RELU;
     g->y = y->buf;
+    g->yt = y->dtype;
     return CN_OK;
+}
+
+const char *cn_conv_storage_opts_(const char *opts, const cn_conv_geom *g, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", opts);
+    const cn_dtype t[4] = {g->xt, g->wt, (g->flags & F_RES) ? g->rt : CN_F32, g->yt};
+    static const char *const names[4] = {"X_H", "W_H", "R_H", "Y_H"};
+    for (int i = 0; i < 4; i++) {
+        size_t o = strlen(buf);
+        if (t[i] == CN_F16 && o < n)
+            snprintf(buf + o, n - o, "%s-D%s=1", o ? " " : "", names[i]);
+    }
+    return buf;
 }
 
 static size_t pick_local(size_t rows, size_t cols)
@@ -308,10 +335,10 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
     const int vw = opt_int(opts, "VW", 16);
     const int pw = is_pw(g);
     const int pre = (g->flags & (F_PSCALE | F_PSHIFT | F_PRELU)) != 0;
-    char name[32];
+    char name[32], sopts[600];
     snprintf(name, sizeof name, "%s%s", pw ? "conv_pw" : "conv_row", pre ? "_pre" : "");
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv3d", opts, name, &k));
+    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_storage_opts_(opts, g, sopts, sizeof sopts), name, &k));
     const int iargs[] = {g->Ci, g->Co, g->Cx, g->xoff, g->Cy, g->yoff, g->T, g->H, g->W,
                          g->To, g->Ho, g->Wo, g->k[0], g->k[1], g->k[2], g->s[0], g->s[1],
                          g->s[2], g->p[0], g->p[1], g->p[2], g->d[0], g->d[1], g->d[2]};
@@ -469,12 +496,15 @@ static int conv_pw_gemm(cn_ctx *ctx, const cn_conv_args *a, const cn_conv_geom *
     d.off_b = (int64_t)g->xoff * L, d.off_c = (int64_t)g->yoff * L;
     d.batch = g->N, d.stride_b = (int64_t)g->Cx * L, d.stride_c = (int64_t)g->Cy * L;
     d.tag = tag;
+    d.a_type = g->wt, d.b_type = g->xt, d.c_type = g->yt;
     CN_TRY(cn_gemm(ctx, &d, g->w, cn_tensor_bytes(a->w), g->x, cn_tensor_bytes(a->x), g->y,
                    cn_tensor_bytes(a->y)));
     if (!(g->flags & (F_BIAS | F_RELU)))
         return CN_OK;
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_opts_(ctx, g), "conv_bias_act", &k));
+    char sopts[600];
+    CN_TRY(cn_kernel(ctx, "conv3d", cn_conv_storage_opts_(cn_conv_opts_(ctx, g), g, sopts,
+                                                          sizeof sopts), "conv_bias_act", &k));
     const int iL = (int)L, flags = g->flags & (F_BIAS | F_RELU);
     cl_mem bias = g->bias ? g->bias : g->y; /* unread without F_BIAS */
     CN_TRY(CN_ARG(k, 0, iL));
@@ -503,11 +533,12 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
     const cn_tensor *wp = a->w_packed;
     if (wp && !is_pw(&g) && pack_shape_r(pack_block_k(ctx, g.k), g.Co, g.Ci, ks, ps) == CN_OK && wp->ndim == 3 &&
         wp->shape[0] == ps[0] && wp->shape[1] == ps[1] && wp->shape[2] == ps[2] && wp->buf &&
-        wp->dtype == CN_F32 && wp->cap >= cn_tensor_bytes(wp)) {
+        (wp->dtype == CN_F32 || wp->dtype == CN_F16) && wp->cap >= cn_tensor_bytes(wp)) {
         /* (block, tap, ci, i): the R_RM weights a work-item reads together are adjacent */
         const int r = (int)ps[2], rc = r * g.Ci;
         const int ws[6] = {1, r, g.k[1] * g.k[2] * rc, g.k[2] * rc, rc, ks * rc};
         g.w = wp->buf;
+        g.wt = wp->dtype;
         return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
     }
     if (wp && wp->buf == a->w->buf)

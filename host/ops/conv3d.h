@@ -125,11 +125,15 @@ typedef struct cn_conv_geom {
     int flags;
     float alpha;
     cl_mem x, w, bias, pscale, pshift, res, y;
+    cn_dtype xt, wt, rt, yt; /* storage of x, w (as read: plain or packed), res, y */
 } cn_conv_geom;
 
 /* mode: 0 conv3d, 1 conv2d, 2 conv_transpose3d. Validates a->x, a->w and the
  * parameters, and with `full` also y, bias, pre_scale/shift and residual. */
 int cn_conv_prepare_(const char *op, const cn_conv_args *a, int mode, int full, cn_conv_geom *g);
+/* opts followed by the storage macros (-DX_H=1, -DW_H=1, -DR_H=1, -DY_H=1)
+ * of g's half tensors, into buf (n bytes). */
+const char *cn_conv_storage_opts_(const char *opts, const cn_conv_geom *g, char *buf, size_t n);
 /* Runs the implicit-GEMM kernels of cl/conv3d.cl. The weight element for
  * (output channel m, input channel c, tap t,h,w) is
  * w[wbase + (m/R)*ws[5] + (m%R)*ws[0] + c*ws[1] + t*ws[2] + h*ws[3] + w*ws[4]]

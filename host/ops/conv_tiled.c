@@ -231,7 +231,9 @@ int cn_conv_tiled_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6
     if (!use || !c)
         return cn_fail(CN_ERR_ARG, "conv: the tiled variant is not chosen for this context");
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv_tiled", c->opts, "conv_tiled", &k));
+    char sopts[400]; /* the checked tiles (its work-group limits hold for either storage) */
+    CN_TRY(cn_kernel(ctx, "conv_tiled", cn_conv_storage_opts_(c->opts, g, sopts, sizeof sopts),
+                     "conv_tiled", &k));
     const int iargs[] = {g->N, g->Ci, g->Co, g->Cx, g->xoff, g->Cy, g->yoff, g->T, g->H, g->W,
                          g->To, g->Ho, g->Wo, g->k[0], g->k[1], g->k[2], g->s[0], g->s[1],
                          g->s[2], g->p[0], g->p[1], g->p[2], g->d[0], g->d[1], g->d[2]};

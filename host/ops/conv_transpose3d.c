@@ -30,7 +30,9 @@ int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a)
         return cn_conv_tiled_(ctx, &g, 0, ws, 1, 1, tag);
     }
     cl_kernel k;
-    CN_TRY(cn_kernel(ctx, "conv_transpose3d", CT_OPTS, "conv_transpose_gather", &k));
+    char sopts[96];
+    CN_TRY(cn_kernel(ctx, "conv_transpose3d", cn_conv_storage_opts_(CT_OPTS, &g, sopts, sizeof sopts),
+                     "conv_transpose_gather", &k));
     const int iargs[] = {g.Ci, g.Co, g.Cx, g.xoff, g.Cy, g.yoff, g.T, g.H, g.W, g.To, g.Ho,
                          g.Wo, g.k[0], g.k[1], g.k[2], g.s[0], g.s[1], g.s[2], g.p[0], g.p[1],
                          g.p[2], g.d[0], g.d[1], g.d[2]};

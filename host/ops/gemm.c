@@ -164,6 +164,15 @@ static void tuning_options(const gemm_tuning *t, int ta, int tb, char *buf, size
              ta, tb, t->vw, t->nv, t->wm, t->local, t->tk, t->lm, t->ln, t->sk_rp, t->sk_pv);
 }
 
+/* Appends the storage macro `name` (cl/gemm.cl) for a half operand; float
+ * operands add nothing, so float products keep their programs. */
+static void storage_option(char *buf, size_t n, const char *name, cn_dtype t)
+{
+    size_t o = strlen(buf);
+    if (t == CN_F16 && o < n)
+        snprintf(buf + o, n - o, " -D%s=1", name);
+}
+
 const char *cn_gemm_tuning_class_(cn_ctx *ctx, int skinny, char *buf, size_t n)
 {
     gemm_tuning t;
@@ -226,8 +235,11 @@ static int launch_skinny(cn_ctx *ctx, const gemm_tuning *t, const cn_gemm_desc *
         c_ps = 1, c_qs = ldc;
     }
     const int along_k = u_ks == 1;
-    char opts[384];
+    char opts[400];
     tuning_options(t, 0, 0, opts, sizeof opts);
+    storage_option(opts, sizeof opts, "U_H", d->N <= d->M ? d->a_type : d->b_type);
+    storage_option(opts, sizeof opts, "V_H", d->N <= d->M ? d->b_type : d->a_type);
+    storage_option(opts, sizeof opts, "C_H", d->c_type);
     cl_kernel k;
     CN_TRY(cn_kernel(ctx, "gemm", opts, along_k ? "gemm_skinny_k" : "gemm_skinny_p", &k));
     const int K = (int)d->K, offc = (int)d->off_c, sc = (int)d->stride_c;
@@ -266,8 +278,11 @@ int cn_gemm_own_(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, cl_mem B, cl_mem 
         CN_TRY(get_tuning_cls(ctx, 1, &t));
         return launch_skinny(ctx, &t, d, A, B, C, tag);
     }
-    char opts[384];
+    char opts[400];
     tuning_options(&t, d->trans_a, d->trans_b, opts, sizeof opts);
+    storage_option(opts, sizeof opts, "A_H", d->a_type);
+    storage_option(opts, sizeof opts, "B_H", d->b_type);
+    storage_option(opts, sizeof opts, "C_H", d->c_type);
     cl_kernel k;
     CN_TRY(cn_kernel(ctx, "gemm", opts, "gemm", &k));
     const int M = (int)d->M, N = (int)d->N, K = (int)d->K;
@@ -380,11 +395,17 @@ int cn_gemm(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, size_t a_bytes, cl_mem
     snprintf(op, sizeof op, "gemm%s%s%s", d->tag ? " (" : "", d->tag ? d->tag : "",
              d->tag ? ")" : "");
     uint64_t ext[3];
+    const cn_dtype types[3] = {d->a_type, d->b_type, d->c_type};
+    for (int i = 0; i < 3; i++)
+        if (types[i] != CN_F32 && types[i] != CN_F16)
+            return cn_fail(CN_ERR_ARG, "%s: matrix %c has storage type %d, neither CN_F32 nor "
+                           "CN_F16", op, "ABC"[i], (int)types[i]);
     CN_TRY(check_desc(d, op, ext));
     if (d->M == 0 || d->N == 0)
         return CN_OK;
-    const uint64_t have[3] = {a_bytes / sizeof(float), b_bytes / sizeof(float),
-                              c_bytes / sizeof(float)};
+    const uint64_t have[3] = {a_bytes / cn_dtype_size(d->a_type),
+                              b_bytes / cn_dtype_size(d->b_type),
+                              c_bytes / cn_dtype_size(d->c_type)};
     const cl_mem bufs[3] = {A, B, C};
     const char *names = "ABC";
     for (int i = 0; i < 3; i++) {
@@ -394,19 +415,26 @@ int cn_gemm(cn_ctx *ctx, const cn_gemm_desc *d, cl_mem A, size_t a_bytes, cl_mem
             return cn_fail(CN_ERR_ARG, "%s: buffer %c is NULL", op, names[i]);
         if (ext[i] > have[i])
             return cn_fail(CN_ERR_SHAPE, "%s: M=%lld N=%lld K=%lld batch=%lld trans_a=%d "
-                           "trans_b=%d needs %llu floats of %c but its buffer holds %llu", op,
+                           "trans_b=%d needs %llu elements of %c but its buffer holds %llu", op,
                            (long long)d->M, (long long)d->N, (long long)d->K,
                            (long long)batch_of(d), d->trans_a, d->trans_b,
                            (unsigned long long)ext[i], names[i], (unsigned long long)have[i]);
     }
     const int64_t offs[3] = {d->off_a, d->off_b, d->off_c};
-    for (int i = 0; i < 2; i++)
+    const uint64_t sz[3] = {cn_dtype_size(d->a_type), cn_dtype_size(d->b_type),
+                            cn_dtype_size(d->c_type)};
+    for (int i = 0; i < 2; i++) /* in bytes: the operands' element sizes may differ */
         if (ext[i] && bufs[i] == C &&
-            overlaps((uint64_t)offs[i], ext[i], (uint64_t)d->off_c, ext[2]))
+            overlaps((uint64_t)offs[i] * sz[i], ext[i] * sz[i], (uint64_t)d->off_c * sz[2],
+                     ext[2] * sz[2]))
             return cn_fail(CN_ERR_ARG, "%s: C overlaps %c in the same buffer", op, names[i]);
 
     cn_gemm_backend be = CN_GEMM_OWN;
-    if (d->K > 0) /* with K 0 the own kernel just scales C; CLBlast rejects it */
+    const int half = d->a_type == CN_F16 || d->b_type == CN_F16 || d->c_type == CN_F16;
+    /* with K 0 the own kernel just scales C; CLBlast rejects it. Half
+     * operands: the own kernels, which keep the sums float (CLBlast's half
+     * GEMM would accumulate in half) */
+    if (d->K > 0 && !half)
         CN_TRY(cn_gemm_pick_(ctx, cn_gemm_is_skinny_(ctx, d), &be));
     /* CLBlast enqueues its own kernels, which cn_launch_cost cannot cut, and
      * cutting a batched product into several CLBlast calls over consecutive

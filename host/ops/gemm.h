@@ -24,6 +24,10 @@ typedef struct cn_gemm_desc {
     int64_t batch; /* 0 means 1 */
     int64_t stride_a, stride_b, stride_c;
     const char *tag;
+    /* Storage of each matrix (0, CN_F32, by default): with a CN_F16 operand
+     * the sizes and offsets count halves, the own kernels run (CLBlast is
+     * float only here) and every product and sum stays float. */
+    cn_dtype a_type, b_type, c_type;
 } cn_gemm_desc;
 
 /* Validates the description against the buffers' sizes (bytes) and enqueues. */

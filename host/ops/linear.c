@@ -19,11 +19,15 @@ int cn_linear(cn_ctx *ctx, const cn_tensor *x, const cn_tensor *w, const cn_tens
         return cn_fail(CN_ERR_SHAPE, "linear: x %s, w %s, b %s, y %s: want x (N, in), w (out, "
                        "in), b (out), y (N, out)", cn_shape_str(x, s1, sizeof s1),
                        cn_shape_str(w, s2, sizeof s2), s4, cn_shape_str(y, s3, sizeof s3));
-    if (x->dtype != CN_F32 || w->dtype != CN_F32 || y->dtype != CN_F32 || (b && b->dtype != CN_F32))
-        return cn_fail(CN_ERR_UNSUPPORTED, "linear: only float32 tensors");
+    const cn_tensor *ts[4] = {x, w, y, b};
+    for (int i = 0; i < 4; i++)
+        if (ts[i] && ts[i]->dtype != CN_F32 && ts[i]->dtype != CN_F16)
+            return cn_fail(CN_ERR_UNSUPPORTED, "linear: %s is %s; float32 or float16 only",
+                           "x\0w\0y\0b" + 2 * i, cn_dtype_name(ts[i]->dtype));
     cn_gemm_desc d = {.trans_b = 1, .M = n, .N = out, .K = in, .alpha = 1.0f, .beta = 0.0f,
                       .lda = in > 1 ? in : 1, .ldb = in > 1 ? in : 1, .ldc = out > 1 ? out : 1,
-                      .tag = "linear"};
+                      .tag = "linear", .a_type = x->dtype, .b_type = w->dtype,
+                      .c_type = y->dtype};
     CN_TRY(cn_gemm(ctx, &d, x->buf, x->cap, w->buf, w->cap, y->buf, y->cap));
     if ((!b && !relu) || n == 0 || out == 0)
         return CN_OK;

@@ -247,6 +247,11 @@ typedef struct cn_tune_run_opts {
     int mode;      /* CN_TUNE_* */
     double budget; /* seconds of wall time; 0: the mode's default (60, 600, 3600) */
     int only_cls;  /* -1 all, else one class (tests) */
+    /* Storage of the operands the candidates run on: CN_F32 (0), or CN_F16
+     * as the fp16 model stores its weights and feature maps (every operand
+     * half but bias and pre-activation); each candidate is then timed and
+     * checked in half. */
+    cn_dtype storage;
     /* one line per class and per candidate (its time, or why it was
      * dropped), without the newline; NULL: quiet */
     void (*log)(void *user, const char *line);

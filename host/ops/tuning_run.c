@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "ops/conv3d.h"
+#include "runtime/half.h"
+
+#define HALF_U 0x1p-11 /* half's unit roundoff */
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
@@ -24,9 +27,10 @@ static float *rand_host(uint64_t *s, int64_t n, float lo, float hi)
     return h;
 }
 
-/* A device tensor holding seeded random values, with its host copy. */
-static int rand_tensor(cn_ctx *ctx, uint64_t *s, int nd, const int64_t *shape, float lo, float hi,
-                       cn_tensor *t, float **host)
+/* A device tensor of dtype dt holding seeded random values, with its host
+ * copy (rounded to half for a half tensor: what the device holds). */
+static int rand_tensor(cn_ctx *ctx, uint64_t *s, cn_dtype dt, int nd, const int64_t *shape,
+                       float lo, float hi, cn_tensor *t, float **host)
 {
     int64_t n = 1;
     for (int i = 0; i < nd; i++)
@@ -34,7 +38,9 @@ static int rand_tensor(cn_ctx *ctx, uint64_t *s, int nd, const int64_t *shape, f
     *host = rand_host(s, n, lo, hi);
     if (!*host)
         return cn_fail(CN_ERR_OOM, "tuner: out of host memory");
-    return cn_tensor_from_host(ctx, t, nd, shape, *host);
+    if (dt == CN_F16)
+        cn_f16_round_n(*host, (size_t)n);
+    return cn_tensor_from_host_as(ctx, t, dt, nd, shape, *host);
 }
 
 /* Elements from a strided-batched matrix's first to one past its last. */
@@ -44,10 +50,12 @@ static int64_t extent(int64_t rows, int64_t cols, int64_t ld, int64_t off, int64
     return off + (batch - 1) * stride + (rows - 1) * ld + cols;
 }
 
-int tune_inst_create(cn_ctx *ctx, const cn_tune_problem *p, uint64_t seed, tune_inst *in)
+int tune_inst_create(cn_ctx *ctx, const cn_tune_problem *p, uint64_t seed, cn_dtype dt,
+                     tune_inst *in)
 {
     memset(in, 0, sizeof *in);
     in->p = p;
+    in->dt = dt;
     uint64_t s = seed | 1;
     if (p->op == CN_TP_GEMM) {
         const cn_gemm_desc *d = &p->g;
@@ -58,10 +66,10 @@ int tune_inst_create(cn_ctx *ctx, const cn_tune_problem *p, uint64_t seed, tune_
                                    d->off_b, nb, d->stride_b);
         in->ny = extent(d->M, d->N, d->ldc, d->off_c, nb, d->stride_c);
         const float sb = (float)(1.0 / sqrt((double)(d->K > 0 ? d->K : 1)));
-        CN_TRY(rand_tensor(ctx, &s, 1, &na, -1, 1, &in->x, &in->hx));
-        CN_TRY(rand_tensor(ctx, &s, 1, &nbb, -sb, sb, &in->w, &in->hw));
-        CN_TRY(rand_tensor(ctx, &s, 1, &in->ny, -1, 1, &in->y0, &in->hy0));
-        CN_TRY(cn_tensor_alloc(ctx, &in->y, 1, &in->ny));
+        CN_TRY(rand_tensor(ctx, &s, dt, 1, &na, -1, 1, &in->x, &in->hx));
+        CN_TRY(rand_tensor(ctx, &s, dt, 1, &nbb, -sb, sb, &in->w, &in->hw));
+        CN_TRY(rand_tensor(ctx, &s, dt, 1, &in->ny, -1, 1, &in->y0, &in->hy0));
+        CN_TRY(cn_tensor_alloc_as(ctx, &in->y, dt, 1, &in->ny));
     } else {
         const int two = p->op == CN_TP_CONV2D, nd = two ? 4 : 5, tr = p->op == CN_TP_TCONV;
         const int64_t xs[5] = {p->N, p->Cx, p->T, p->H, p->W};
@@ -72,25 +80,25 @@ int tune_inst_create(cn_ctx *ctx, const cn_tune_problem *p, uint64_t seed, tune_
         int64_t w4[4] = {ws[0], ws[1], p->k[1], p->k[2]}, r4[4] = {p->N, p->Co, p->Ho, p->Wo};
         const int64_t taps = (int64_t)p->k[0] * p->k[1] * p->k[2];
         const float sw = (float)(1.0 / sqrt((double)(tr ? p->Co : p->Ci) * (double)taps));
-        CN_TRY(rand_tensor(ctx, &s, nd, two ? x4 : xs, -1, 1, &in->x, &in->hx));
-        CN_TRY(rand_tensor(ctx, &s, nd, two ? w4 : ws, -sw, sw, &in->w, &in->hw));
-        CN_TRY(rand_tensor(ctx, &s, 1, (int64_t[]){p->Co}, -0.5f, 0.5f, &in->b, &in->hb));
-        CN_TRY(rand_tensor(ctx, &s, 1, (int64_t[]){p->Ci}, 0.5f, 1.5f, &in->ps, &in->hps));
-        CN_TRY(rand_tensor(ctx, &s, 1, (int64_t[]){p->Ci}, -0.5f, 0.5f, &in->pt, &in->hpt));
+        CN_TRY(rand_tensor(ctx, &s, dt, nd, two ? x4 : xs, -1, 1, &in->x, &in->hx));
+        CN_TRY(rand_tensor(ctx, &s, dt, nd, two ? w4 : ws, -sw, sw, &in->w, &in->hw));
+        CN_TRY(rand_tensor(ctx, &s, CN_F32, 1, (int64_t[]){p->Co}, -0.5f, 0.5f, &in->b, &in->hb));
+        CN_TRY(rand_tensor(ctx, &s, CN_F32, 1, (int64_t[]){p->Ci}, 0.5f, 1.5f, &in->ps, &in->hps));
+        CN_TRY(rand_tensor(ctx, &s, CN_F32, 1, (int64_t[]){p->Ci}, -0.5f, 0.5f, &in->pt, &in->hpt));
         if (p->flags & CN_TPF_RES)
-            CN_TRY(rand_tensor(ctx, &s, nd, two ? r4 : rs, -1, 1, &in->res, &in->hres));
+            CN_TRY(rand_tensor(ctx, &s, dt, nd, two ? r4 : rs, -1, 1, &in->res, &in->hres));
         if (p->flags & CN_TPF_Y_IS_X) {
             /* a dense block appends to the tensor it reads: y is x */
             in->ny = cn_numel(&in->x);
-            CN_TRY(cn_tensor_from_host(ctx, &in->y0, 1, &in->ny, in->hx));
+            CN_TRY(cn_tensor_from_host_as(ctx, &in->y0, dt, 1, &in->ny, in->hx));
             in->hy0 = malloc((size_t)in->ny * sizeof *in->hy0);
             if (!in->hy0)
                 return cn_fail(CN_ERR_OOM, "tuner: out of host memory");
             memcpy(in->hy0, in->hx, (size_t)in->ny * sizeof *in->hy0);
         } else {
-            CN_TRY(rand_tensor(ctx, &s, nd, two ? y4 : ys, -1, 1, &in->y, &in->hy0));
+            CN_TRY(rand_tensor(ctx, &s, dt, nd, two ? y4 : ys, -1, 1, &in->y, &in->hy0));
             in->ny = cn_numel(&in->y);
-            CN_TRY(cn_tensor_from_host(ctx, &in->y0, 1, &in->ny, in->hy0));
+            CN_TRY(cn_tensor_from_host_as(ctx, &in->y0, dt, 1, &in->ny, in->hy0));
         }
     }
     in->ref = malloc((size_t)in->ny * sizeof *in->ref);
@@ -136,7 +144,7 @@ static int packed_weight(cn_ctx *ctx, tune_inst *in, const cn_tensor **out)
         return cn_fail(CN_ERR_OOM, "tuner: out of host memory");
     int st = cn_conv_pack_of(ctx, w->ndim, w->shape, in->hw, hp);
     if (st == CN_OK)
-        st = cn_tensor_from_host(ctx, &in->pk[in->npk], 3, ps, hp);
+        st = cn_tensor_from_host_as(ctx, &in->pk[in->npk], in->dt, 3, ps, hp);
     free(hp);
     CN_TRY(st);
     *out = &in->pk[in->npk++];
@@ -149,6 +157,7 @@ int tune_inst_run(cn_ctx *ctx, tune_inst *in)
     if (p->op == CN_TP_GEMM) {
         cn_gemm_desc d = p->g;
         d.tag = "tune";
+        d.a_type = d.b_type = d.c_type = in->dt;
         return cn_gemm(ctx, &d, in->x.buf, cn_tensor_bytes(&in->x), in->w.buf,
                        cn_tensor_bytes(&in->w), in->y.buf, cn_tensor_bytes(&in->y));
     }
@@ -181,7 +190,7 @@ static int run_fresh(cn_ctx *ctx, tune_inst *in, double *seconds)
     CN_TRY(CN_CL(clEnqueueCopyBuffer(cn_ctx_queue(ctx), in->y0.buf, y->buf, 0, 0,
                                      cn_tensor_bytes(&in->y0), 0, NULL, NULL)));
     CN_TRY(tune_inst_run(ctx, in));
-    CN_TRY(cn_buffer_read(ctx, y->buf, 0, (size_t)in->ny * sizeof(float), in->got));
+    CN_TRY(cn_tensor_download(ctx, y, in->got)); /* ny values, from half where y is */
     cn_prof_entry *pe = NULL;
     int np = 0;
     CN_TRY(cn_prof_collect(ctx, &pe, &np));
@@ -316,8 +325,11 @@ int tune_inst_reference(cn_ctx *ctx, tune_inst *in, char *why, size_t n)
             continue;
         else
             want = conv_at(in, i, &mag);
-        /* float32 sums of K terms in any order: well inside 2e-6 sqrt(K) of their size */
-        const double tol = 2e-6 * sk * mag + 1e-6;
+        /* float32 sums of K terms in any order: well inside 2e-6 sqrt(K) of their size;
+         * half storage adds at most two roundings (a pointwise conv's GEMM,
+         * then its bias pass) of values no larger than that size */
+        const double tol = 2e-6 * sk * mag + 1e-6 +
+                           (in->dt == CN_F16 ? 2 * HALF_U * (mag + fabs(want)) : 0);
         if (fabs(in->ref[i] - want) > tol) {
             snprintf(why, n, "the default configuration is wrong at element %lld: %.7g, the "
                      "double computation %.7g (tolerance %.2g)", (long long)i, in->ref[i], want, tol);
@@ -333,9 +345,14 @@ int tune_inst_check(cn_ctx *ctx, tune_inst *in, char *why, size_t n, double *sec
     /* another summation order moves each value by float32 rounding only:
      * far below one product term, which a wrong tap or channel would be */
     const double tol = 5e-6 * sqrt((double)kdepth(in->p)) * (in->refmax > 1 ? in->refmax : 1);
+    /* half outputs: each of the two is within two roundings of its float
+     * value (the first of a value at most |y| + |alpha bias|, bias < 0.5) */
+    const double al = in->p->alpha != 0 ? fabs(in->p->alpha) : 1;
+    const double hu = in->dt == CN_F16 ? HALF_U : 0;
     for (int64_t i = 0; i < in->ny; i++) {
         const double e = fabs((double)in->got[i] - in->ref[i]);
-        if (!(e <= tol)) {
+        const double big = fmax(fabs((double)in->got[i]), fabs((double)in->ref[i]));
+        if (!(e <= tol + hu * (4 * big + al + 0x1p-12))) {
             snprintf(why, n, "wrong output: element %lld is %.7g, the default gives %.7g "
                      "(tolerance %.2g)", (long long)i, in->got[i], in->ref[i], tol);
             return 1;

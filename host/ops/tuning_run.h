@@ -11,6 +11,7 @@
  * reference output and the last run's output, packed weights per block. */
 typedef struct tune_inst {
     const cn_tune_problem *p;
+    cn_dtype dt; /* storage of x, w, res and y (GEMM: A, B, C); b, ps, pt are float */
     cn_tensor x, w, b, ps, pt, res, y, y0; /* GEMM: x = A, w = B, y = C */
     float *hx, *hw, *hb, *hps, *hpt, *hres, *hy0;
     float *ref, *got;                      /* ny floats each */
@@ -20,8 +21,11 @@ typedef struct tune_inst {
     int npk;
 } tune_inst;
 
-/* Allocates and uploads; on failure the caller still destroys. */
-int tune_inst_create(cn_ctx *ctx, const cn_tune_problem *p, uint64_t seed, tune_inst *in);
+/* Allocates and uploads, the operands stored as dt (a half operand's host
+ * copy is rounded to half, so the double computation reads what the device
+ * does); on failure the caller still destroys. */
+int tune_inst_create(cn_ctx *ctx, const cn_tune_problem *p, uint64_t seed, cn_dtype dt,
+                     tune_inst *in);
 void tune_inst_destroy(cn_ctx *ctx, tune_inst *in);
 /* Enqueues the problem once under the context's current tuning. */
 int tune_inst_run(cn_ctx *ctx, tune_inst *in);

@@ -501,7 +501,8 @@ int cn_tune_run(cn_ctx *ctx, const cn_tune_problem *p, int np, const cn_tune_run
         }
         for (int i = 0; i < nsel[c] && st == CN_OK; i++) {
             S->p[i] = sel[c][i];
-            st = tune_inst_create(ctx, sel[c][i], cn_fnv1a(CN_FNV_OFFSET, &i, sizeof i), &S->in[i]);
+            st = tune_inst_create(ctx, sel[c][i], cn_fnv1a(CN_FNV_OFFSET, &i, sizeof i),
+                                  o->storage, &S->in[i]);
             S->n = i + 1;
         }
         if (st == CN_OK) {

@@ -40,9 +40,9 @@ static double max_dot(const att_case *c, const float *q, const float *k)
     return m;
 }
 
-/* xd: storage of q, k and v; yd: of y. Half storage runs the quadratic form
- * only (the linear one's GEMMs read float), with the reference on the
- * half-rounded inputs and y's one rounding added to the float tolerance. */
+/* xd: storage of q, k and v; yd: of y. Half storage: the reference on the
+ * half-rounded inputs and y's one rounding added to the float tolerance
+ * (the linear form's temporaries stay float). */
 static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c, cn_dtype xd, cn_dtype yd)
 {
     const int64_t nq = c->n * c->d * c->lq, nk = c->n * c->d * c->lk, nv = c->n * c->dv * c->lk,
@@ -53,7 +53,6 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c, cn_dtype xd, cn_
     tu_half_inputs(xd, q, nq);
     tu_half_inputs(xd, k, nk);
     tu_half_inputs(xd, v, nv);
-    const int half = xd == CN_F16 || yd == CN_F16;
     if (c->broadcast_k)
         for (int64_t b = 0; b < c->n; b++)
             for (int64_t e = 0; e < c->d; e++)
@@ -76,26 +75,24 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c, cn_dtype xd, cn_
     TU_OK(cn_tensor_from_host_as(ctx, &tv, xd, 3, (int64_t[]){c->n, c->dv, c->lk}, v));
     char what[128];
     tu_guarded g;
-    if (half) {
-        TU_OK(tu_guarded_alloc_as(ctx, &g, yd, nd, sy));
-        TU_FAILS(CN_ERR_UNSUPPORTED, cn_attention_linear(ctx, &tq, &tk, &tv, fscale, &g.t));
-        tu_guarded_free(&g);
-        goto quadratic;
-    }
 
     /* Linear. Each output is a sum of D*Lk products phi*phi*v, summed in any
      * order: float rounding is at most (D + Lk) units of roundoff of the sum
      * of their absolute values (mag), plus a few hundred more for erf (16 ulp
      * in OpenCL, amplified where 1 + erf cancels) and the final scaling. */
     uint64_t before = cn_arena_in_use(ctx);
-    TU_OK(tu_guarded_alloc(ctx, &g, nd, sy));
+    TU_OK(tu_guarded_alloc_as(ctx, &g, yd, nd, sy));
     TU_OK(cn_attention_linear(ctx, &tq, &tk, &tv, fscale, &g.t));
     TU_CHECK(cn_arena_in_use(ctx) == before, "%s: linear kept %llu bytes of temporaries",
              c->name, (unsigned long long)(cn_arena_in_use(ctx) - before));
-    snprintf(what, sizeof what, "linear %s", c->name);
+    snprintf(what, sizeof what, "linear %s, %s to %s", c->name, cn_dtype_name(xd),
+             cn_dtype_name(yd));
     tu_guard_check(ctx, &g, got, what);
     ref_attention_linear(c->n, c->d, c->dv, c->lq, c->lk, q, k, v, scale, want, mag);
-    tu_compare(what, got, want, ny, (double)(c->d + c->lk + 256) * U32 * max_abs(mag, ny), 0);
+    tu_compare(what, got, want, ny,
+               (double)(c->d + c->lk + 256) * U32 * max_abs(mag, ny) +
+                   (yd == CN_F16 ? TU_HALF_ABS : 0),
+               yd == CN_F16 ? TU_HALF_U : 0);
     tu_guarded_free(&g);
 
     /* Quadratic. A score is off by at most (D + 2) ulp of smax (dot product
@@ -103,7 +100,6 @@ static void run_case(cn_ctx *ctx, tu_rng *r, const att_case *c, cn_dtype xd, cn_
      * error of a weight, plus a few ulp of exp's own; the weighted mean then
      * adds Lk units of roundoff for each of its two sums. Each weight error
      * moves the output by at most max|v|, twice (numerator, normaliser). */
-quadratic:;
     double smax = 0;
     TU_OK(tu_guarded_alloc_as(ctx, &g, yd, nd, sy));
     TU_OK(cn_attention_quadratic(ctx, &tq, &tk, &tv, fscale, &g.t));

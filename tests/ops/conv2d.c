@@ -96,8 +96,9 @@ static const vggish_layer vggish_layers[] = {
 typedef struct variant_run {
     const void *c;
     int tiled;
+    int half; /* every tensor but bias and pre-activation half (the model's fp16) */
 } variant_run;
-static variant_run table_runs[2 * NCASES];
+static variant_run table_runs[4 * NCASES];
 static variant_run vggish_runs[2 * sizeof vggish_layers / sizeof vggish_layers[0]];
 
 static void case_vggish(cn_ctx *ctx, tu_rng *r, const void *arg)
@@ -147,6 +148,8 @@ static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
     for (int packed = 0; packed < 2; packed++) {
         conv_case c = *(const conv_case *)run->c;
         c.packed = packed;
+        if (run->half)
+            c.xt = c.wt = c.rt = c.yt = CN_F16;
         conv_run_case(ctx, r, &c);
     }
     if (run->tiled)
@@ -161,16 +164,18 @@ static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
 
 static void add_cases(op_cases *l)
 {
-    for (int i = 0; i < 2 * NCASES; i++) {
-        table_runs[i] = (variant_run){&cases[i % NCASES], i >= NCASES};
+    /* float, tiled; then both all-half */
+    for (int i = 0; i < 4 * NCASES; i++) {
+        const int tiled = i / NCASES % 2, half = i >= 2 * NCASES;
+        table_runs[i] = (variant_run){&cases[i % NCASES], tiled, half};
         op_add(l, case_table, &table_runs[i], "%s%s", cases[i % NCASES].name,
-               i >= NCASES ? " [tiled]" : "");
+               half ? (tiled ? " [tiled; half]" : " [half]") : tiled ? " [tiled]" : "");
     }
     op_add(l, case_rejections, NULL, "rejections");
     const int nv = (int)(sizeof vggish_layers / sizeof vggish_layers[0]);
     for (int i = 0; i < 2 * nv; i++) {
         const vggish_layer *v = &vggish_layers[i % nv];
-        vggish_runs[i] = (variant_run){v, i >= nv};
+        vggish_runs[i] = (variant_run){v, i >= nv, 0};
         op_add(l, case_vggish, &vggish_runs[i], "VGGish 3x3 %d->%d @ %dx%d%s", v->Ci, v->Co,
                v->H, v->W, i >= nv ? " [tiled]" : "");
     }

@@ -1,4 +1,4 @@
-/* Op family conv3d: the double reference on odd shapes with every fused feature under three tunings of the direct kernels and two of the tiled one (its default tiles on a few), plain and packed weights, rejections, dense-block appends, stale packs, the variant choice, sampled S3D-sized layers (both variants). */
+/* Op family conv3d: the double reference on odd shapes with every fused feature under three tunings of the direct kernels and two of the tiled one (its default tiles on a few), plain and packed weights, half storage (all half, and mixed), rejections, dense-block appends, stale packs, the variant choice, sampled S3D-sized layers (both variants). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +104,11 @@ static void test_rejections(cn_ctx *ctx)
     TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
     a = ok, a.pre_scale = &b; /* 5 values for 6 input channels */
     TU_FAILS(CN_ERR_SHAPE, cn_conv3d(ctx, &a));
+    cn_tensor bh = {0}; /* a half bias: bias and pre-activation are float in every precision */
+    TU_OK(cn_tensor_alloc_as(ctx, &bh, CN_F16, 1, (int64_t[]){4}));
+    a = ok, a.bias = &bh;
+    TU_FAILS(CN_ERR_UNSUPPORTED, cn_conv3d(ctx, &a));
+    cn_tensor_release(ctx, &bh);
     a = ok, a.stride[2] = -1;
     TU_FAILS(CN_ERR_ARG, cn_conv3d(ctx, &a));
     a = ok, a.out_pad[1] = 1;
@@ -362,12 +367,29 @@ static const char *const tunings[] = {
 };
 #define NTUNINGS (int)(sizeof tunings / sizeof tunings[0])
 
+/* Storage combinations of the half cases: every tensor half (the model in
+ * fp16); a float input into half weights and output (the clip into the
+ * stem); half input and weights into a float output and residual. */
+static const struct {
+    const char *name;
+    cn_dtype xt, wt, rt, yt;
+} storages[] = {
+    {"half", CN_F16, CN_F16, CN_F16, CN_F16},
+    {"half w y, float x", CN_F32, CN_F16, CN_F32, CN_F16},
+    {"half x w, float y", CN_F16, CN_F16, CN_F32, CN_F32},
+};
+#define NSTORAGES (int)(sizeof storages / sizeof storages[0])
+
 typedef struct tuned_case {
     const conv_case *c;
     const char *tuning;
+    int storage; /* 0 float, else storages[storage - 1] */
 } tuned_case;
 static tuned_case tuned[NTUNINGS * NCASES];
 static tuned_case tuned_default_tiles[5];
+/* every case all half under the default tuning and the first tiled one;
+ * the mixed storages under the default tuning */
+static tuned_case tuned_half[(2 + NSTORAGES - 1) * NCASES];
 
 /* A table row with the plain and with the packed weight layout. */
 static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
@@ -378,6 +400,10 @@ static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
     for (int packed = 0; packed < 2; packed++) {
         conv_case c = *t->c;
         c.packed = packed;
+        if (t->storage) {
+            c.xt = storages[t->storage - 1].xt, c.wt = storages[t->storage - 1].wt;
+            c.rt = storages[t->storage - 1].rt, c.yt = storages[t->storage - 1].yt;
+        }
         conv_run_case(ctx, r, &c);
     }
     if (t->tuning)
@@ -421,6 +447,15 @@ static void add_cases(op_cases *l)
         tc->c = &cases[with_default_tiles[i]], tc->tuning = "-DCONV_VARIANT=tiled";
         op_add(l, case_table, tc, "%s [tiled]", tc->c->name);
     }
+    int nh = 0;
+    for (int s = 0; s < NSTORAGES; s++)
+        for (int t = 0; t < (s == 0 ? 2 : 1); t++)
+            for (int i = 0; i < NCASES; i++) {
+                tuned_case *tc = &tuned_half[nh++];
+                tc->c = &cases[i], tc->tuning = t ? tunings[3] : NULL, tc->storage = s + 1;
+                op_add(l, case_table, tc, "%s [%s; %s]", cases[i].name,
+                       tc->tuning ? tc->tuning : "default tuning", storages[s].name);
+            }
     op_add(l, case_rejections, NULL, "rejections");
     op_add(l, case_dense_append, NULL, "dense append in place");
     op_add(l, case_stale_pack, NULL, "stale pack");

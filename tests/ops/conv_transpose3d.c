@@ -67,8 +67,9 @@ static const adjoint_case adjoint_cases[] = {
 typedef struct variant_run {
     const void *c;
     int tiled;
+    int half; /* every tensor but bias and pre-activation half (the model's fp16) */
 } variant_run;
-static variant_run table_runs[2 * NCASES], adjoint_runs[2 * NADJ];
+static variant_run table_runs[4 * NCASES], adjoint_runs[2 * NADJ];
 
 static void case_adjoint(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
@@ -172,7 +173,10 @@ static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
     const variant_run *run = arg;
     if (run->tiled)
         TU_OK(cn_conv_set_tuning(ctx, TILED_SMALL));
-    conv_run_case(ctx, r, run->c);
+    conv_case c = *(const conv_case *)run->c;
+    if (run->half)
+        c.xt = c.wt = c.rt = c.yt = CN_F16;
+    conv_run_case(ctx, r, &c);
     if (run->tiled)
         TU_OK(cn_conv_set_tuning(ctx, NULL));
 }
@@ -185,13 +189,15 @@ static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
 
 static void add_cases(op_cases *l)
 {
-    for (int i = 0; i < 2 * NCASES; i++) {
-        table_runs[i] = (variant_run){&cases[i % NCASES], i >= NCASES};
+    /* float, tiled; then both all-half */
+    for (int i = 0; i < 4 * NCASES; i++) {
+        const int tiled = i / NCASES % 2, half = i >= 2 * NCASES;
+        table_runs[i] = (variant_run){&cases[i % NCASES], tiled, half};
         op_add(l, case_table, &table_runs[i], "%s%s", cases[i % NCASES].name,
-               i >= NCASES ? " [tiled]" : "");
+               half ? (tiled ? " [tiled; half]" : " [half]") : tiled ? " [tiled]" : "");
     }
     for (int i = 0; i < 2 * NADJ; i++) {
-        adjoint_runs[i] = (variant_run){&adjoint_cases[i % NADJ], i >= NADJ};
+        adjoint_runs[i] = (variant_run){&adjoint_cases[i % NADJ], i >= NADJ, 0};
         op_add(l, case_adjoint, &adjoint_runs[i], "adjoint of conv3d, %s%s",
                adjoint_cases[i % NADJ].name, i >= NADJ ? " [tiled]" : "");
     }

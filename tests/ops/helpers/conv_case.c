@@ -14,6 +14,13 @@ static cn_tensor upload(cn_ctx *ctx, int nd, const int64_t *shape, const float *
     return t;
 }
 
+static cn_tensor upload_as(cn_ctx *ctx, cn_dtype dt, int nd, const int64_t *shape, const float *h)
+{
+    cn_tensor t = {0};
+    TU_OK(cn_tensor_from_host_as(ctx, &t, dt, nd, shape, h));
+    return t;
+}
+
 /* Shape with the T axis dropped for 2D. */
 static int shape_of(int mode, int64_t a, int64_t b, const int64_t sp[3], int64_t *out)
 {
@@ -59,6 +66,11 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     float *prefill = tu_rand_array(r, ny, -1, 1);
     float *got = malloc((size_t)ny * sizeof *got);
     double *want = malloc((size_t)ny * sizeof *want), *mag = calloc((size_t)ny, sizeof *mag);
+    /* what the kernel reads of half tensors: the reference gets the same */
+    tu_half_inputs(cc->xt, x, nx);
+    tu_half_inputs(cc->wt, w, nw);
+    tu_half_inputs(cc->rt, res, c.N * c.Co * osp);
+    tu_half_inputs(cc->yt, prefill, ny);
     for (int64_t i = 0; i < ny; i++)
         want[i] = prefill[i];
 
@@ -73,7 +85,7 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     const int pw = c.k[0] == 1 && c.k[1] == 1 && c.k[2] == 1 && c.s[0] == 1 && c.s[1] == 1 &&
                    c.s[2] == 1 && c.p[0] == 0 && c.p[1] == 0 && c.p[2] == 0;
     const int packed = cc->packed && !c.transposed;
-    cn_tensor tx = upload(ctx, nd, xs, x), tw = {0}, twp = {0};
+    cn_tensor tx = upload_as(ctx, cc->xt, nd, xs, x), tw = {0}, twp = {0};
     if (packed) {
         int64_t ps[3];
         /* the block of the weight's kernel shape under the context's tuning,
@@ -81,20 +93,20 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
         TU_OK(cn_conv_pack_shape_of(ctx, nd, ws, ps));
         float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
         TU_OK(cn_conv_pack_of(ctx, nd, ws, w, hp));
-        twp = upload(ctx, 3, ps, hp);
+        twp = upload_as(ctx, cc->wt, 3, ps, hp);
         free(hp);
         float *nan = malloc((size_t)nw * sizeof *nan);
         for (int64_t i = 0; i < nw; i++)
             nan[i] = pw ? w[i] : NAN;
-        tw = upload(ctx, nd, ws, nan);
+        tw = upload_as(ctx, cc->wt, nd, ws, nan);
         free(nan);
     } else {
-        tw = upload(ctx, nd, ws, w);
+        tw = upload_as(ctx, cc->wt, nd, ws, w);
     }
-    cn_tensor tb = upload(ctx, 1, &c.Co, bias), tr = upload(ctx, nd, rs, res);
+    cn_tensor tb = upload(ctx, 1, &c.Co, bias), tr = upload_as(ctx, cc->rt, nd, rs, res);
     cn_tensor tps = upload(ctx, 1, &c.Ci, psc), tsh = upload(ctx, 1, &c.Ci, psh);
     tu_guarded g;
-    TU_OK(tu_guarded_alloc(ctx, &g, nd, ys));
+    TU_OK(tu_guarded_alloc_as(ctx, &g, cc->yt, nd, ys));
     TU_OK(cn_tensor_upload(ctx, &g.t, prefill));
 
     cn_conv_args a = {0};
@@ -144,9 +156,23 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     for (int64_t i = 0; i < ny; i++)
         smax = mag[i] > smax ? mag[i] : smax;
     const double alpha = cc->alpha != 0 ? fabs(cc->alpha) : 1.0;
-    const double atol = 1e-6 * sqrt((double)K) * smax * alpha + 1e-7, rtol = 1e-5;
-    char what[160];
-    snprintf(what, sizeof what, "%s%s", cc->name, packed ? " [packed weight]" : "");
+    double atol = 1e-6 * sqrt((double)K) * smax * alpha + 1e-7, rtol = 1e-5;
+    if (cc->yt == CN_F16) {
+        /* A half y is the float result rounded once (TU_HALF_U relative).
+         * A pointwise conv run as a GEMM stores alpha*conv (+ the in-place
+         * residual) first and adds bias and ReLU in a second pass, a second
+         * rounding of a value at most alpha*(sum|products| + |bias|) +
+         * |residual| in magnitude (ReLU does not enlarge an error). */
+        const int two_pass = pw && !c.transposed && !cc->pre_scale && !cc->pre_shift &&
+                             !cc->pre_relu && cc->residual != 1 && (cc->bias || cc->relu);
+        rtol += TU_HALF_U;
+        atol += TU_HALF_ABS * 2;
+        if (two_pass)
+            atol += TU_HALF_U * (alpha * (smax + 0.5) + 1.0);
+    }
+    char what[200];
+    snprintf(what, sizeof what, "%s%s%s", cc->name, packed ? " [packed weight]" : "",
+             cc->xt || cc->wt || cc->rt || cc->yt ? " [half]" : "");
     tu_compare(what, got, want, ny, atol, rtol);
 
     cn_tensor *ts[] = {&tx, &tw, &twp, &tb, &tr, &tps, &tsh};

@@ -18,6 +18,11 @@ typedef struct conv_case {
     int residual; /* 0 none, 1 separate tensor, 2 y itself (in place) */
     float alpha;
     int packed; /* modes 0/1: also pass the weight packed (cn_conv_pack) */
+    /* Storage of x, w (plain and packed), the separate residual and y: 0
+     * (CN_F32) or CN_F16. Half inputs are rounded on the host first and the
+     * reference runs on the rounded values; a half y adds its rounding to the
+     * tolerance (see conv_run_case). Bias and pre-activation stay float. */
+    cn_dtype xt, wt, rt, yt;
 } conv_case;
 
 /* Returns the number of failed checks it added to tu_failures. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "gemm_ref.h"
+#include "runtime/half.h"
 
 /* Tolerance. Inputs are uniform in [-1, 1]. A float32 sum of K products
  * makes K roundings, each at most u = 2^-24 times the partial sum, and a
@@ -33,12 +34,25 @@ cn_gemm_desc gemm_mk(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t ba
     return d;
 }
 
-static cl_mem upload(cn_ctx *ctx, const float *h, int64_t n)
+/* n values of h as `dt` (a half operand is h rounded to half, which the
+ * caller has done to h already so that the reference reads the same). */
+static cl_mem upload(cn_ctx *ctx, const float *h, int64_t n, cn_dtype dt)
 {
     cl_int err;
+    const size_t cnt = (size_t)(n > 0 ? n : 1);
+    uint16_t *hv = NULL;
+    if (dt == CN_F16) {
+        hv = calloc(cnt, sizeof *hv);
+        TU_CHECK(hv != NULL, "out of host memory");
+        if (!hv)
+            return NULL;
+        if (n > 0)
+            cn_f32_to_f16_n(hv, h, (size_t)n);
+    }
     cl_mem m = clCreateBuffer(cn_ctx_cl(ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                              (size_t)(n > 0 ? n : 1) * sizeof(float), (void *)h, &err);
+                              cnt * cn_dtype_size(dt), hv ? (void *)hv : (void *)h, &err);
     TU_CHECK(err == CL_SUCCESS, "clCreateBuffer: %s", cn_cl_error_name(err));
+    free(hv);
     return m;
 }
 
@@ -56,25 +70,34 @@ void gemm_run_case(cn_ctx *ctx, tu_rng *r, const cn_gemm_desc *d, const char *wh
     float *C0 = tu_rand_array(r, nc, -1, 1), *got = malloc((size_t)(nc + 1) * sizeof *got);
     double *want = malloc((size_t)(nc + 1) * sizeof *want);
     double *mag = malloc((size_t)(nc + 1) * sizeof *mag);
-    cl_mem a = upload(ctx, A, na), b = upload(ctx, B, nb);
+    tu_half_inputs(d->a_type, A, na);
+    tu_half_inputs(d->b_type, B, nb);
+    tu_half_inputs(d->c_type, C0, nc);
+    cl_mem a = upload(ctx, A, na, d->a_type), b = upload(ctx, B, nb, d->b_type);
     tu_guarded g;
-    TU_OK(tu_guarded_alloc(ctx, &g, 1, (int64_t[]){nc}));
+    TU_OK(tu_guarded_alloc_as(ctx, &g, d->c_type, 1, (int64_t[]){nc}));
     if (!dense && nc > 0)
-        TU_OK(CN_CL(clEnqueueWriteBuffer(cn_ctx_queue(ctx), g.t.buf, CL_TRUE, 0,
-                                         (size_t)nc * sizeof(float), C0, 0, NULL, NULL)));
-    TU_OK(cn_gemm(ctx, d, a, (size_t)na * 4, b, (size_t)nb * 4, g.t.buf, (size_t)nc * 4));
-    char label[160];
-    snprintf(label, sizeof label, "%s %c%c %lldx%lldx%lld b%lld%s a%g b%g", what,
+        TU_OK(cn_tensor_upload(ctx, &g.t, C0));
+    TU_OK(cn_gemm(ctx, d, a, (size_t)na * cn_dtype_size(d->a_type), b,
+                  (size_t)nb * cn_dtype_size(d->b_type), g.t.buf,
+                  (size_t)nc * cn_dtype_size(d->c_type)));
+    char label[200];
+    snprintf(label, sizeof label, "%s %c%c %lldx%lldx%lld b%lld%s a%g b%g%s%s%s", what,
              d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', (long long)d->M, (long long)d->N,
-             (long long)d->K, (long long)bt, d->off_c ? " strided" : "", d->alpha, d->beta);
+             (long long)d->K, (long long)bt, d->off_c ? " strided" : "", d->alpha, d->beta,
+             d->a_type == CN_F16 ? " A half" : "", d->b_type == CN_F16 ? " B half" : "",
+             d->c_type == CN_F16 ? " C half" : "");
     tu_guard_check(ctx, &g, got, label);
     ref_gemm(d, A, B, C0, nc, want, mag);
     double maxmag = 0;
     for (int64_t i = 0; i < nc; i++)
         maxmag = mag[i] > maxmag ? mag[i] : maxmag;
+    /* a half C adds its one rounding (TU_HALF_U relative, TU_HALF_ABS below
+     * half's normal range); half A and B were rounded before the reference */
+    const int hc = d->c_type == CN_F16;
     const double atol = 4.0 * sqrt((double)(d->K > 1 ? d->K : 1)) * U32 * maxmag +
-                        4.0 * U32 * fabs(d->beta) + 1e-30;
-    tu_compare(label, got, want, nc, atol, 4.0 * U32);
+                        4.0 * U32 * fabs(d->beta) + 1e-30 + (hc ? TU_HALF_ABS : 0);
+    tu_compare(label, got, want, nc, atol, 4.0 * U32 + (hc ? TU_HALF_U : 0));
     tu_guarded_free(&g);
     clReleaseMemObject(a);
     clReleaseMemObject(b);
