@@ -86,8 +86,12 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
         int64_t taps = 1, ps[3];
         for (int d = 2; d < t->ndim; d++)
             taps *= t->shape[d];
-        u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
-        if (u->packed) {
+        /* a transposed unit (CPC's theta) keeps its plain weight and, when
+         * packed in one block for the im2col variant, a packed copy that its
+         * adjoint (cn_conv3d on the same weight) reads */
+        u->packed = t->ndim >= 4 && taps > 1 &&
+                    (!u->transposed || cn_conv_pack_whole_of(m->ctx, t->ndim, t->shape));
+        if (u->packed && !u->transposed) {
             /* every conv of such a unit reads wp, so w is only a view with the
              * plain shape over wp's buffer (not a second copy of the weights) */
             CN_TRY(cn_conv_pack_shape_of(m->ctx, t->ndim, t->shape, ps));
@@ -99,6 +103,10 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
             }
         } else {
             CN_TRY(sub_tensor(m, &u->w, &off, align, m->dtype, t->numel, t->ndim, t->shape));
+            if (u->packed) {
+                CN_TRY(cn_conv_pack_shape_of(m->ctx, t->ndim, t->shape, ps));
+                CN_TRY(sub_tensor(m, &u->wp, &off, align, m->dtype, ps[0] * ps[1] * ps[2], 3, ps));
+            }
         }
         if (u->has_bias)
             CN_TRY(sub_tensor(m, &u->b, &off, align, CN_F32, u->co, 1, &u->co));
@@ -198,7 +206,8 @@ int model_create_shapes(cn_ctx *ctx, const char *variant, cn_model **out)
         int64_t taps = 1;
         for (int d = 2; d < t->ndim; d++)
             taps *= t->shape[d];
-        u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
+        u->packed = t->ndim >= 4 && taps > 1 &&
+                    (!u->transposed || cn_conv_pack_whole_of(ctx, t->ndim, t->shape));
         cn_tensor_wrap(&u->w, m->block, 0, t->ndim, t->shape);
         cn_tensor_wrap(&u->wp, m->block, 0, t->ndim, t->shape);
         cn_tensor_wrap(&u->b, m->block, 0, 1, &u->co);

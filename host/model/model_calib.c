@@ -62,9 +62,9 @@ int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
     } else {
         memcpy(hw, wt->data, (size_t)n * sizeof *hw);
     }
-    if (!u->packed)
+    if (!u->packed || u->transposed)
         st = write_f(m, &u->w, hw);
-    else { /* w is a view of wp: the weights exist only packed */
+    if (st == CN_OK && u->packed) { /* w is a view of wp unless transposed */
         float *hp = malloc((size_t)cn_numel(&u->wp) * sizeof *hp); /* float, whatever wp stores */
         st = hp ? cn_conv_pack_of(m->ctx, u->w.ndim, u->w.shape, hw, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
         if (st == CN_OK)
