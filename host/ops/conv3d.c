@@ -12,10 +12,14 @@
  * 16 x 224 x 384 with `caspnet bench --conv-tuning` (bench/README.md): one
  * output row and 32 channels per work-item beat the kernel's own defaults
  * (2 rows, 16 channels; 3.36 s per clip) by 17% (2.80 s); a second sweep
- * with packed weights kept them (bench/README.md, 19:14 UTC). No GPU has been
- * measured: 32 x 16 accumulators per work-item may spill there, which is
- * why GPUs run cl/conv_tiled.cl by default (host/ops/conv_tiled.c). */
-#define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=32 -DR_NR=1 -DR_NV=1"
+ * with packed weights kept them (bench/README.md, 19:14 UTC). Since conv_row's
+ * register loops are unrolled (cl/conv3d.cl), 16 channels per work-item (16
+ * zmm accumulators, the x vector and the broadcast weight fit AVX-512's 32
+ * registers) run the S3D 1x3x3/3x1x1/stem convs 1.9x faster than 32 on both
+ * CPU implementations (bench_conv --quick --packed, bench/README.md). No GPU
+ * has been measured: 16 x 16 accumulators per work-item may spill there, which
+ * is why GPUs run cl/conv_tiled.cl by default (host/ops/conv_tiled.c). */
+#define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=16 -DR_NR=1 -DR_NV=1"
 
 /* The context's tuning (its CN_OPS_CONV slot; absent means the defaults).
  * The launch geometry reads the tile sizes back from the string (opt_int),
