@@ -33,7 +33,10 @@ typedef struct cn_conv_args {
     const char *tag; /* profile name; NULL: the op's name */
     /* Optional, conv3d/conv2d: the same weight as w in cn_conv_pack's layout.
      * Used where the convolution is not 1x1x1-pointwise and its shape matches
-     * the current tuning's block (cn_conv_pack_shape); otherwise w is used. */
+     * the current tuning's block (cn_conv_pack_shape); otherwise w is used.
+     * conv_transpose3d: the weight of the stride-1 convolution it equals
+     * ((Co, Ci, k), every kernel flipped) packed in one block, (1, Ci*k, Co);
+     * read by the im2col variant at stride 1, ignored otherwise (w is used). */
     const cn_tensor *w_packed;
 } cn_conv_args;
 

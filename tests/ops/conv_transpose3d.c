@@ -178,6 +178,11 @@ static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
     if (run->tiled)
         TU_OK(cn_conv_set_tuning(ctx, run->tiled == 1 ? TILED_SMALL : IM2COL));
     conv_run_case(ctx, r, run->c);
+    if (run->tiled == 2) { /* with the model's packed copy for the stride-1 convolution */
+        conv_case c = *(const conv_case *)run->c;
+        c.packed = 1;
+        conv_run_case(ctx, r, &c);
+    }
     if (run->tiled)
         TU_OK(cn_conv_set_tuning(ctx, NULL));
 }

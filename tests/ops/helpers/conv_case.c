@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conv_ref.h"
 
@@ -91,6 +92,24 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     } else {
         tw = upload(ctx, nd, ws, w);
     }
+    if (cc->packed && c.transposed) {
+        /* the equivalent convolution's weight, kernels flipped, packed beside
+         * the plain one (which the other variants and strides read) */
+        int64_t fs[5], ps[3];
+        memcpy(fs, ws, sizeof fs);
+        fs[0] = ws[1], fs[1] = ws[0];
+        const int64_t taps = nw / (ws[0] * ws[1]);
+        float *f = malloc((size_t)nw * sizeof *f);
+        for (int64_t ci = 0; ci < ws[0]; ci++)
+            for (int64_t o = 0; o < ws[1]; o++)
+                for (int64_t k = 0; k < taps; k++)
+                    f[(o * ws[0] + ci) * taps + k] = w[(ci * ws[1] + o) * taps + taps - 1 - k];
+        TU_OK(cn_conv_pack_shape_of(ctx, nd, fs, ps));
+        float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
+        TU_OK(cn_conv_pack_of(ctx, nd, fs, f, hp));
+        twp = upload(ctx, 3, ps, hp);
+        free(f), free(hp);
+    }
     cn_tensor tb = upload(ctx, 1, &c.Co, bias), tr = upload(ctx, nd, rs, res);
     cn_tensor tps = upload(ctx, 1, &c.Ci, psc), tsh = upload(ctx, 1, &c.Ci, psh);
     tu_guarded g;
@@ -99,7 +118,7 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
 
     cn_conv_args a = {0};
     a.x = &tx, a.w = &tw, a.y = &g.t;
-    a.w_packed = packed ? &twp : NULL;
+    a.w_packed = packed || (cc->packed && c.transposed) ? &twp : NULL;
     a.bias = cc->bias ? &tb : NULL;
     a.pre_scale = cc->pre_scale ? &tps : NULL;
     a.pre_shift = cc->pre_shift ? &tsh : NULL;
@@ -146,7 +165,7 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     const double alpha = cc->alpha != 0 ? fabs(cc->alpha) : 1.0;
     const double atol = 1e-6 * sqrt((double)K) * smax * alpha + 1e-7, rtol = 1e-5;
     char what[160];
-    snprintf(what, sizeof what, "%s%s", cc->name, packed ? " [packed weight]" : "");
+    snprintf(what, sizeof what, "%s%s", cc->name, cc->packed ? " [packed weight]" : "");
     tu_compare(what, got, want, ny, atol, rtol);
 
     cn_tensor *ts[] = {&tx, &tw, &twp, &tb, &tr, &tps, &tsh};
