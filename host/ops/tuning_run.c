@@ -181,7 +181,11 @@ int tune_inst_run(cn_ctx *ctx, tune_inst *in)
     for (int i = 0; i < 3; i++)
         a.stride[i] = p->s[i], a.pad[i] = p->p[i], a.dil[i] = p->d[i], a.out_pad[i] = p->op_pad[i];
     a.tag = "tune";
-    if ((p->flags & CN_TPF_PACKED) && p->op != CN_TP_TCONV)
+    /* under the im2col variant the model packs every such weight in one
+     * block, CPC's adjoints too (whatever the dry run that found the problem
+     * was tuned for) */
+    if (p->op != CN_TP_TCONV && ((p->flags & CN_TPF_PACKED) ||
+                                 cn_conv_pack_whole_of(ctx, in->w.ndim, in->w.shape)))
         CN_TRY(packed_weight(ctx, in, 0, &a.w_packed));
     /* the stride-1 transposed conv's packed copy, read only by the im2col variant */
     if (p->op == CN_TP_TCONV && p->s[0] == 1 && p->s[1] == 1 && p->s[2] == 1 && in->w.ndim == 5)
