@@ -86,8 +86,12 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
         int64_t taps = 1, ps[3];
         for (int d = 2; d < t->ndim; d++)
             taps *= t->shape[d];
-        u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
-        if (u->packed) {
+        /* a transposed unit (CPC's theta) keeps its plain weight and, when
+         * packed in one block for the im2col variant, a packed copy that its
+         * adjoint (cn_conv3d on the same weight) reads */
+        u->packed = t->ndim >= 4 && taps > 1 &&
+                    (!u->transposed || cn_conv_pack_whole_of(m->ctx, t->ndim, t->shape));
+        if (u->packed && !u->transposed) {
             /* every conv of such a unit reads wp, so w is only a view with the
              * plain shape over wp's buffer (not a second copy of the weights) */
             CN_TRY(cn_conv_pack_shape_of(m->ctx, t->ndim, t->shape, ps));
@@ -99,6 +103,15 @@ static int layout(cn_model *m, const cn_weights *w, uint64_t align, uint64_t *to
             }
         } else {
             CN_TRY(sub_tensor(m, &u->w, &off, align, m->dtype, t->numel, t->ndim, t->shape));
+            if (u->packed) {
+                CN_TRY(cn_conv_pack_shape_of(m->ctx, t->ndim, t->shape, ps));
+                CN_TRY(sub_tensor(m, &u->wp, &off, align, m->dtype, ps[0] * ps[1] * ps[2], 3, ps));
+                int64_t fs[5];
+                memcpy(fs, t->shape, sizeof fs);
+                fs[0] = t->shape[1], fs[1] = t->shape[0];
+                CN_TRY(cn_conv_pack_shape_of(m->ctx, t->ndim, fs, ps));
+                CN_TRY(sub_tensor(m, &u->wt, &off, align, m->dtype, ps[0] * ps[1] * ps[2], 3, ps));
+            }
         }
         if (u->has_bias)
             CN_TRY(sub_tensor(m, &u->b, &off, align, CN_F32, u->co, 1, &u->co));
@@ -139,7 +152,7 @@ int cn_model_create_as(cn_ctx *ctx, const cn_weights *w, cn_dtype dtype, cn_mode
                                    sizeof align_bits, &align_bits, NULL)));
     align = align_bits / 8 < 64 ? 64 : align_bits / 8;
     TRY_DONE(layout(m, w, align, &total));
-    m->subs = calloc((size_t)m->nu * 5, sizeof *m->subs);
+    m->subs = calloc((size_t)m->nu * 6, sizeof *m->subs); /* w, b, ps, pt, wp, wt at most */
     if (!m->subs)
         TRY_DONE(cn_fail(CN_ERR_OOM, "out of host memory"));
     st = cn_buffer_create(ctx, (size_t)total, &m->block);
@@ -198,9 +211,11 @@ int model_create_shapes(cn_ctx *ctx, const char *variant, cn_model **out)
         int64_t taps = 1;
         for (int d = 2; d < t->ndim; d++)
             taps *= t->shape[d];
-        u->packed = t->ndim >= 4 && !u->transposed && taps > 1;
+        u->packed = t->ndim >= 4 && taps > 1 &&
+                    (!u->transposed || cn_conv_pack_whole_of(ctx, t->ndim, t->shape));
         cn_tensor_wrap(&u->w, m->block, 0, t->ndim, t->shape);
         cn_tensor_wrap(&u->wp, m->block, 0, t->ndim, t->shape);
+        cn_tensor_wrap(&u->wt, m->block, 0, t->ndim, t->shape);
         cn_tensor_wrap(&u->b, m->block, 0, 1, &u->co);
         cn_tensor_wrap(&u->ps, m->block, 0, 1, &u->ci);
         cn_tensor_wrap(&u->pt, m->block, 0, 1, &u->ci);
@@ -378,7 +393,7 @@ int model_pool_shape(cn_model *m, const cn_tensor *x, int dims, const int *k, co
 int unit_conv_src(cn_model *m, cn_unit *u, cn_conv_args *a, int dims, const calib_src *src)
 {
     a->w = &u->w;
-    a->w_packed = u->packed ? &u->wp : NULL;
+    a->w_packed = u->packed ? (u->transposed ? &u->wt : &u->wp) : NULL;
     a->bias = u->has_bias ? &u->b : NULL;
     if (u->kind == UNIT_PRE_BN) {
         a->pre_scale = &u->ps;

@@ -27,6 +27,30 @@ static int bn_params(const cn_weights *w, const cn_unit *u, cn_weight *p[4])
     return CN_OK;
 }
 
+/* wt of a transposed unit: its (Ci, Co, k) weight w as the stride-1
+ * convolution it equals, (Co, Ci, k) with every kernel flipped, packed. */
+static int upload_flipped(cn_model *m, cn_unit *u, const float *w)
+{
+    const cn_tensor *t = &u->w;
+    const int64_t ci = t->shape[0], co = t->shape[1], n = cn_numel(t), ks = n / (ci * co);
+    int64_t fs[5];
+    memcpy(fs, t->shape, sizeof fs);
+    fs[0] = co, fs[1] = ci;
+    float *f = malloc((size_t)n * sizeof *f), *hp = malloc((size_t)cn_numel(&u->wt) * sizeof *hp);
+    int st = f && hp ? CN_OK : cn_fail(CN_ERR_OOM, "out of host memory");
+    for (int64_t c = 0; st == CN_OK && c < ci; c++)
+        for (int64_t o = 0; o < co; o++)
+            for (int64_t k = 0; k < ks; k++)
+                f[(o * ci + c) * ks + k] = w[(c * co + o) * ks + ks - 1 - k];
+    if (st == CN_OK)
+        st = cn_conv_pack_of(m->ctx, t->ndim, fs, f, hp);
+    if (st == CN_OK)
+        st = write_f(m, &u->wt, hp);
+    free(f);
+    free(hp);
+    return st;
+}
+
 int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
 {
     cn_weight *wt, *bias = NULL, *bn[4] = {0};
@@ -62,15 +86,17 @@ int unit_upload(cn_model *m, cn_unit *u, const cn_weights *w)
     } else {
         memcpy(hw, wt->data, (size_t)n * sizeof *hw);
     }
-    if (!u->packed)
+    if (!u->packed || u->transposed)
         st = write_f(m, &u->w, hw);
-    else { /* w is a view of wp: the weights exist only packed */
+    if (st == CN_OK && u->packed) { /* w is a view of wp unless transposed */
         float *hp = malloc((size_t)cn_numel(&u->wp) * sizeof *hp); /* float, whatever wp stores */
         st = hp ? cn_conv_pack_of(m->ctx, u->w.ndim, u->w.shape, hw, hp) : cn_fail(CN_ERR_OOM, "out of host memory");
         if (st == CN_OK)
             st = write_f(m, &u->wp, hp);
         free(hp);
     }
+    if (st == CN_OK && u->packed && u->transposed) /* the equivalent convolution's, for wt */
+        st = upload_flipped(m, u, hw);
     if (st == CN_OK && u->has_bias && !(u->kind == UNIT_POST_BN && raw))
         st = write_f(m, &u->b, u->kind == UNIT_POST_BN ? hb : bias->data);
     if (st == CN_OK && u->kind == UNIT_PRE_BN) {

@@ -32,6 +32,10 @@ typedef struct cn_unit {
      * for validation (cn_conv3d refuses it if the tuning changed since). */
     int packed;
     cn_tensor wp;
+    /* A transposed unit (CPC's theta) under the im2col variant keeps w and
+     * two packed copies: wp, its adjoint's (w read as a conv3d weight), and
+     * wt, the equivalent stride-1 convolution's (flipped, channels swapped). */
+    cn_tensor wt;
     int head;       /* dec.1.head: calibrated to logits of mean 0 and std head_std */
     int calibrated; /* during cn_model_calibrate: 0 not yet, 1 done, -1 raw weights uploaded */
 } cn_unit;

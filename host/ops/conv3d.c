@@ -12,10 +12,14 @@
  * 16 x 224 x 384 with `caspnet bench --conv-tuning` (bench/README.md): one
  * output row and 32 channels per work-item beat the kernel's own defaults
  * (2 rows, 16 channels; 3.36 s per clip) by 17% (2.80 s); a second sweep
- * with packed weights kept them (bench/README.md, 19:14 UTC). No GPU has been
- * measured: 32 x 16 accumulators per work-item may spill there, which is
- * why GPUs run cl/conv_tiled.cl by default (host/ops/conv_tiled.c). */
-#define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=32 -DR_NR=1 -DR_NV=1"
+ * with packed weights kept them (bench/README.md, 19:14 UTC). Since conv_row's
+ * register loops are unrolled (cl/conv3d.cl), 16 channels per work-item (16
+ * zmm accumulators, the x vector and the broadcast weight fit AVX-512's 32
+ * registers) run the S3D 1x3x3/3x1x1/stem convs 1.9x faster than 32 on both
+ * CPU implementations (bench_conv --quick --packed, bench/README.md). No GPU
+ * has been measured: 16 x 16 accumulators per work-item may spill there, which
+ * is why GPUs run cl/conv_tiled.cl by default (host/ops/conv_tiled.c). */
+#define CONV_DEFAULT_OPTS "-DVW=16 -DP_RM=32 -DP_NV=1 -DR_RM=16 -DR_NR=1 -DR_NV=1"
 
 /* The context's tuning (its CN_OPS_CONV slot; absent means the defaults).
  * The launch geometry reads the tile sizes back from the string (opt_int),
@@ -390,12 +394,16 @@ int cn_conv_gemm_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6]
 
 int cn_conv_pack_block(const cn_ctx *ctx) { return opt_int(cn_conv_tuning(ctx), "R_RM", 16); }
 
-/* The block a weight of kernel k is packed in: R_RM of the string its
- * convolutions run with at stride and dilation 1 (that of its pack class,
- * which every class of that kernel shape takes R_RM from). */
-static int pack_block_k(const cn_ctx *ctx, const int k[3])
+/* The block a weight of kernel k and co output channels is packed in: R_RM
+ * of the string its convolutions run with at stride and dilation 1 (that of
+ * its pack class, which every class of that kernel shape takes R_RM from);
+ * under -DCONV_VARIANT=im2col all co in one block, the (K, co) matrix that
+ * host/ops/conv_im2col.c multiplies (the direct kernels read it too). */
+static int pack_block_k(const cn_ctx *ctx, const int k[3], int64_t co)
 {
     const cn_conv_geom g = {.k = {k[0], k[1], k[2]}, .s = {1, 1, 1}, .d = {1, 1, 1}};
+    if (cn_conv_im2col_wanted_(ctx, &g) && co >= 1 && co <= INT_MAX)
+        return (int)co;
     return opt_int(cn_conv_opts_(ctx, &g), "R_RM", 16);
 }
 
@@ -414,7 +422,16 @@ int cn_conv_pack_block_of(const cn_ctx *ctx, int ndim, const int64_t *wshape)
     int k[3] = {1, 1, 1};
     if (kernel_of(ndim, wshape, k) != CN_OK)
         return cn_conv_pack_block(ctx);
-    return pack_block_k(ctx, k);
+    return pack_block_k(ctx, k, wshape[0]);
+}
+
+int cn_conv_pack_whole_of(const cn_ctx *ctx, int ndim, const int64_t *wshape)
+{
+    int k[3] = {1, 1, 1};
+    if ((ndim != 4 && ndim != 5) || !wshape || kernel_of(ndim, wshape, k) != CN_OK)
+        return 0;
+    const cn_conv_geom g = {.k = {k[0], k[1], k[2]}, .s = {1, 1, 1}, .d = {1, 1, 1}};
+    return cn_conv_im2col_wanted_(ctx, &g);
 }
 
 static int pack_shape_r(int64_t r, int64_t co, int64_t ci, int64_t taps, int64_t shape[3])
@@ -461,7 +478,7 @@ int cn_conv_pack_shape_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, in
 {
     int k[3] = {1, 1, 1};
     CN_TRY(kernel_of(ndim, wshape, k));
-    return pack_shape_r(pack_block_k(ctx, k), wshape[0], wshape[1], (int64_t)k[0] * k[1] * k[2],
+    return pack_shape_r(pack_block_k(ctx, k, wshape[0]), wshape[0], wshape[1], (int64_t)k[0] * k[1] * k[2],
                         shape);
 }
 
@@ -531,12 +548,25 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
     const int ks = g.k[0] * g.k[1] * g.k[2];
     int64_t ps[3] = {0, 0, 0};
     const cn_tensor *wp = a->w_packed;
-    if (wp && !is_pw(&g) && pack_shape_r(pack_block_k(ctx, g.k), g.Co, g.Ci, ks, ps) == CN_OK && wp->ndim == 3 &&
-        wp->shape[0] == ps[0] && wp->shape[1] == ps[1] && wp->shape[2] == ps[2] && wp->buf &&
-        (wp->dtype == CN_F32 || wp->dtype == CN_F16) && wp->cap >= cn_tensor_bytes(wp)) {
-        /* (block, tap, ci, i): the R_RM weights a work-item reads together are adjacent */
+    const int wp_ok = wp && !is_pw(&g) &&
+                      pack_shape_r(pack_block_k(ctx, g.k, g.Co), g.Co, g.Ci, ks, ps) == CN_OK &&
+                      wp->ndim == 3 && wp->shape[0] == ps[0] && wp->shape[1] == ps[1] &&
+                      wp->shape[2] == ps[2] && wp->buf && (wp->dtype == CN_F32 || wp->dtype == CN_F16) &&
+                      wp->cap >= cn_tensor_bytes(wp);
+    /* a packed weight that matches must be read (the caller may hold no
+     * other): im2col takes it only in its own one-block layout */
+    const int whole = wp_ok && ps[0] == 1 && ps[2] == g.Co;
+    if (!tiled && (!wp_ok || whole) && cn_conv_im2col_wanted_(ctx, &g)) {
+        int done;
+        CN_TRY(cn_conv_im2col_(ctx, &g, a, wp_ok ? wp : NULL, &done));
+        if (done)
+            return CN_OK;
+    }
+    if (wp_ok) {
+        /* (block, tap, ci, i): the R_RM weights a work-item reads together are
+         * adjacent; one block (im2col's layout) is R_RM-blocks R_RM apart */
         const int r = (int)ps[2], rc = r * g.Ci;
-        const int ws[6] = {1, r, g.k[1] * g.k[2] * rc, g.k[2] * rc, rc, ks * rc};
+        const int ws[6] = {1, r, g.k[1] * g.k[2] * rc, g.k[2] * rc, rc, ps[0] == 1 ? 0 : ks * rc};
         g.w = wp->buf;
         g.wt = wp->dtype;
         return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
@@ -545,7 +575,7 @@ static int conv_direct(cn_ctx *ctx, const cn_conv_args *a, int mode)
         return cn_fail(CN_ERR_ARG, "%s: the weight is held only packed, for blocks of %lld output "
                        "channels, and the tuning now uses %d (%s): reload the weights after "
                        "changing the tuning", op, wp->ndim == 3 ? (long long)wp->shape[2] : -1LL,
-                       pack_block_k(ctx, g.k), a->tag ? a->tag : op);
+                       pack_block_k(ctx, g.k, g.Co), a->tag ? a->tag : op);
     const int ws[6] = {g.Ci * ks, ks, g.k[1] * g.k[2], g.k[2], 1, 0};
     return cn_conv_gemm_(ctx, &g, 0, ws, a->tag ? a->tag : op);
 }

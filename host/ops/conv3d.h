@@ -33,7 +33,10 @@ typedef struct cn_conv_args {
     const char *tag; /* profile name; NULL: the op's name */
     /* Optional, conv3d/conv2d: the same weight as w in cn_conv_pack's layout.
      * Used where the convolution is not 1x1x1-pointwise and its shape matches
-     * the current tuning's block (cn_conv_pack_shape); otherwise w is used. */
+     * the current tuning's block (cn_conv_pack_shape); otherwise w is used.
+     * conv_transpose3d: the weight of the stride-1 convolution it equals
+     * ((Co, Ci, k), every kernel flipped) packed in one block, (1, Ci*k, Co);
+     * read by the im2col variant at stride 1, ignored otherwise (w is used). */
     const cn_tensor *w_packed;
 } cn_conv_args;
 
@@ -44,7 +47,9 @@ typedef struct cn_conv_args {
  *   channel windows do not overlap: a dense block can append a layer's
  *   output to the concatenation it reads from.
  * - stride, pad and dilation above 65535 are rejected (CN_ERR_ARG).
- * - Every launcher enqueues one kernel and allocates nothing. */
+ * - A launcher enqueues one kernel and allocates nothing, except under
+ *   -DCONV_VARIANT=im2col (cn_conv_im2col_ below: three launches, arena scratch)
+ *   and for pointwise convs run as cn_gemm (a bias/ReLU pass after it). */
 
 /* Output spatial shape (N, Co, To, Ho, Wo) of a conv3d / conv_transpose3d from
  * a->x, a->w and the parameters (a->y unused). 2D variant gives 4 dims. */
@@ -70,7 +75,8 @@ int cn_conv_set_tuning(cn_ctx *ctx, const char *options);
  * the next cn_conv_set_tuning on that context. */
 const char *cn_conv_tuning(const cn_ctx *ctx);
 
-/* Which kernels run this context's convolutions: "tiled" (cl/conv_tiled.cl,
+/* Which kernels run this context's convolutions: "im2col" (host/ops/conv_im2col.c,
+ * -DCONV_VARIANT=im2col), "tiled" (cl/conv_tiled.cl,
  * shaped for GPUs: local-memory tiles, 64-256 work-items per group) or
  * "direct" (cl/conv3d.cl and, for pointwise convs, cn_gemm: shaped for CPUs).
  * Chosen by the -DCONV_VARIANT=tiled|direct|auto token of the tuning string,
@@ -110,6 +116,12 @@ int cn_conv_pack(const cn_ctx *ctx, const float *w, int64_t co, int64_t ci, int6
  * with; without a per-class tuning (or with cn_conv_set_tuning) these equal
  * the functions above. */
 int cn_conv_pack_block_of(const cn_ctx *ctx, int ndim, const int64_t *wshape);
+/* 1 when such a weight is packed in one block (its convolutions run the
+ * im2col variant), the (K, Co) matrix that variant multiplies fastest. A
+ * transposed convolution's (Ci, Co, k) weight packed so (as a conv3d weight)
+ * is what its adjoint, cn_conv3d with that weight, reads: the model keeps
+ * both copies of CPC's theta then (host/model/model.c). */
+int cn_conv_pack_whole_of(const cn_ctx *ctx, int ndim, const int64_t *wshape);
 int cn_conv_pack_shape_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, int64_t shape[3]);
 int cn_conv_pack_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, const float *w,
                     float *out);
@@ -175,5 +187,21 @@ int cn_conv_tiled_pick_(cn_ctx *ctx, const cn_conv_geom *g, int *use);
  * (any stride) and ws the strides of its (Ci, Co, k) weight. */
 int cn_conv_tiled_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6], int R,
                    int transposed, const char *tag);
+
+/* The explicit-GEMM variant (host/ops/conv_im2col.c), -DCONV_VARIANT=im2col
+ * in g's tuning string (or $CASPNET_CONV_VARIANT=im2col when the string names
+ * no variant). cn_conv_im2col_ runs a convolution as im2col + cn_gemm +
+ * epilogue (wk: the weight packed in one block, (1, K, Co), or NULL for the
+ * plain one), cn_conv_transpose_im2col_ a transposed one (any stride) as
+ * cn_gemm + col2im; each takes scratch from the arena (released before it
+ * returns, the queue being in order) and sets *done = 0 without enqueuing
+ * anything where it does not apply (a weight held only packed, half weights,
+ * a transposed conv with pre-activation or half input, scratch over 32 MiB):
+ * the caller then runs the direct kernels. */
+int cn_conv_im2col_wanted_(const cn_ctx *ctx, const cn_conv_geom *g);
+int cn_conv_im2col_(cn_ctx *ctx, const cn_conv_geom *g, const cn_conv_args *a,
+                    const cn_tensor *wk, int *done);
+int cn_conv_transpose_im2col_(cn_ctx *ctx, const cn_conv_geom *g, const cn_conv_args *a,
+                              int *done);
 
 #endif

@@ -57,7 +57,7 @@ static int wanted_variant(const char *opts, int *out)
     char val[16] = "";
     const char *p = strstr(opts, "-DCONV_VARIANT=");
     if (p) {
-        sscanf(p + strlen("-DCONV_VARIANT="), "%15[a-z]", val);
+        sscanf(p + strlen("-DCONV_VARIANT="), "%15[a-z0-9]", val);
         v = val;
     } else if ((v = getenv("CASPNET_CONV_VARIANT")) && *v) {
         src = "CASPNET_CONV_VARIANT";
@@ -66,12 +66,14 @@ static int wanted_variant(const char *opts, int *out)
     }
     if (strcmp(v, "tiled") == 0)
         *out = 1;
+    else if (strcmp(v, "im2col") == 0)
+        *out = 2; /* host/ops/conv_im2col.c; not tiled */
     else if (strcmp(v, "direct") == 0)
         *out = 0;
     else if (strcmp(v, "auto") == 0 || !*v)
         *out = -1;
     else
-        return cn_fail(CN_ERR_ARG, "%s: CONV_VARIANT '%s': want tiled, direct or auto", src, v);
+        return cn_fail(CN_ERR_ARG, "%s: CONV_VARIANT '%s': want tiled, direct, im2col or auto", src, v);
     return CN_OK;
 }
 
@@ -159,7 +161,7 @@ int cn_conv_tiled_pick_(cn_ctx *ctx, const cn_conv_geom *g, int *use)
     const char *tuning = cn_conv_opts_(ctx, g);
     int want;
     CN_TRY(wanted_variant(tuning, &want));
-    if (want == 0)
+    if (want == 0 || want == 2)
         return CN_OK;
     if (want < 0 && !(cn_ctx_device(ctx)->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)))
         return CN_OK;
@@ -219,7 +221,7 @@ const char *cn_conv_variant(cn_ctx *ctx)
     int use = 0;
     if (cn_conv_tiled_pick_(ctx, NULL, &use) != CN_OK)
         return NULL;
-    return use ? "tiled" : "direct";
+    return use ? "tiled" : cn_conv_im2col_wanted_(ctx, NULL) ? "im2col" : "direct";
 }
 
 int cn_conv_tiled_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6], int R,

@@ -11,6 +11,23 @@ int cn_conv_transpose3d(cn_ctx *ctx, const cn_conv_args *a)
     CN_TRY(cn_conv_prepare_(op, a, 2, 1, &g));
     const char *tag = a->tag ? a->tag : op;
     const int ks = g.k[0] * g.k[1] * g.k[2];
+    if (cn_conv_im2col_wanted_(ctx, &g)) {
+        int done = 0;
+        const cn_tensor *wt = a->w_packed;
+        if (wt && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 && wt->ndim == 3 &&
+            wt->shape[0] == 1 && wt->shape[1] == (int64_t)g.Ci * ks && wt->shape[2] == g.Co &&
+            wt->buf && wt->cap >= cn_tensor_bytes(wt)) {
+            /* the equivalent convolution (below) on its packed weight */
+            cn_conv_geom e = g;
+            for (int i = 0; i < 3; i++)
+                e.p[i] = g.d[i] * (g.k[i] - 1) - g.p[i];
+            CN_TRY(cn_conv_im2col_(ctx, &e, a, wt, &done));
+        }
+        if (!done)
+            CN_TRY(cn_conv_transpose_im2col_(ctx, &g, a, &done));
+        if (done)
+            return CN_OK;
+    }
     if (g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1) {
         /* With stride 1, y[o] = sum_k x[o + p - k*d] w[k] is a direct
          * convolution with the kernel flipped and in/out channels swapped,

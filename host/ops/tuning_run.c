@@ -123,12 +123,18 @@ void tune_inst_destroy(cn_ctx *ctx, tune_inst *in)
 
 /* ---- one run ------------------------------------------------------------------------------ */
 
-/* The weight packed for the block the current tuning gives it, made on first need. */
-static int packed_weight(cn_ctx *ctx, tune_inst *in, const cn_tensor **out)
+/* The weight packed for the block the current tuning gives it, made on first
+ * need; flip: a transposed convolution's (Ci, Co, k) weight as the stride-1
+ * convolution it equals ((Co, Ci, k), kernels flipped), which the model
+ * passes for CPC's theta under the im2col variant (host/model/model.c). */
+static int packed_weight(cn_ctx *ctx, tune_inst *in, int flip, const cn_tensor **out)
 {
     const cn_tensor *w = &in->w;
-    int64_t ps[3];
-    CN_TRY(cn_conv_pack_shape_of(ctx, w->ndim, w->shape, ps));
+    int64_t ps[3], ws[5] = {1, 1, 1, 1, 1};
+    memcpy(ws, w->shape, (size_t)w->ndim * sizeof ws[0]);
+    if (flip)
+        ws[0] = w->shape[1], ws[1] = w->shape[0];
+    CN_TRY(cn_conv_pack_shape_of(ctx, w->ndim, ws, ps));
     for (int i = 0; i < in->npk; i++)
         if (in->pk[i].shape[2] == ps[2]) {
             *out = &in->pk[i];
@@ -139,10 +145,19 @@ static int packed_weight(cn_ctx *ctx, tune_inst *in, const cn_tensor **out)
         memmove(&in->pk[0], &in->pk[1], (TUNE_MAXPACK - 1) * sizeof in->pk[0]);
         in->npk--;
     }
+    const int64_t nw = cn_numel(w), ks = nw / (ws[0] * ws[1]);
     float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
-    if (!hp)
+    float *hf = flip ? malloc((size_t)nw * sizeof *hf) : NULL;
+    if (!hp || (flip && !hf)) {
+        free(hp), free(hf);
         return cn_fail(CN_ERR_OOM, "tuner: out of host memory");
-    int st = cn_conv_pack_of(ctx, w->ndim, w->shape, in->hw, hp);
+    }
+    for (int64_t c = 0; flip && c < ws[1]; c++)
+        for (int64_t o = 0; o < ws[0]; o++)
+            for (int64_t k = 0; k < ks; k++)
+                hf[(o * ws[1] + c) * ks + k] = in->hw[(c * ws[0] + o) * ks + ks - 1 - k];
+    int st = cn_conv_pack_of(ctx, w->ndim, ws, flip ? hf : in->hw, hp);
+    free(hf);
     if (st == CN_OK)
         st = cn_tensor_from_host_as(ctx, &in->pk[in->npk], in->dt, 3, ps, hp);
     free(hp);
@@ -175,8 +190,15 @@ int tune_inst_run(cn_ctx *ctx, tune_inst *in)
     for (int i = 0; i < 3; i++)
         a.stride[i] = p->s[i], a.pad[i] = p->p[i], a.dil[i] = p->d[i], a.out_pad[i] = p->op_pad[i];
     a.tag = "tune";
-    if ((p->flags & CN_TPF_PACKED) && p->op != CN_TP_TCONV)
-        CN_TRY(packed_weight(ctx, in, &a.w_packed));
+    /* under the im2col variant the model packs every such weight in one
+     * block, CPC's adjoints too (whatever the dry run that found the problem
+     * was tuned for) */
+    if (p->op != CN_TP_TCONV && ((p->flags & CN_TPF_PACKED) ||
+                                 cn_conv_pack_whole_of(ctx, in->w.ndim, in->w.shape)))
+        CN_TRY(packed_weight(ctx, in, 0, &a.w_packed));
+    /* the stride-1 transposed conv's packed copy, read only by the im2col variant */
+    if (p->op == CN_TP_TCONV && p->s[0] == 1 && p->s[1] == 1 && p->s[2] == 1 && in->w.ndim == 5)
+        CN_TRY(packed_weight(ctx, in, 1, &a.w_packed));
     if (p->op == CN_TP_TCONV)
         return cn_conv_transpose3d(ctx, &a);
     return p->op == CN_TP_CONV2D ? cn_conv2d(ctx, &a) : cn_conv3d(ctx, &a);

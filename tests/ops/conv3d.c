@@ -331,6 +331,9 @@ static void case_variant(cn_ctx *ctx, tu_rng *r, const void *arg)
     TU_OK(cn_conv_set_tuning(ctx, "-DCONV_VARIANT=tiled"));
     v = cn_conv_variant(ctx);
     TU_CHECK(v && strcmp(v, "tiled") == 0, "forced tiled: %s", v ? v : cn_last_error());
+    TU_OK(cn_conv_set_tuning(ctx, "-DCONV_VARIANT=im2col"));
+    v = cn_conv_variant(ctx);
+    TU_CHECK(v && strcmp(v, "im2col") == 0, "forced im2col: %s", v ? v : cn_last_error());
     TU_OK(cn_conv_set_tuning(ctx, "-DCONV_VARIANT=direct"));
     v = cn_conv_variant(ctx);
     TU_CHECK(v && strcmp(v, "direct") == 0, "forced direct: %s", v ? v : cn_last_error());
@@ -364,6 +367,9 @@ static const char *const tunings[] = {
      * "[tiled]" cases below. */
     "-DCONV_VARIANT=tiled -DR_RM=3 -DCT_TM=16 -DCT_TN=32 -DCT_TK=8 -DCT_WM=2 -DCT_WN=2",
     "-DCONV_VARIANT=tiled -DR_RM=5 -DCT_TM=16 -DCT_TN=16 -DCT_TK=1 -DCT_WM=4 -DCT_WN=4",
+    /* explicit im2col + cn_gemm + epilogue (host/ops/conv_im2col.c); with the
+     * packed layout too, since the case passes the plain weight beside it */
+    "-DCONV_VARIANT=im2col",
 };
 #define NTUNINGS (int)(sizeof tunings / sizeof tunings[0])
 

@@ -1,4 +1,4 @@
-/* Op family conv_transpose3d: the double reference (stride 1 and 2, output padding, fused features), the adjoint identity with conv3d, rejections; each with the default and the tiled variant. */
+/* Op family conv_transpose3d: the double reference (stride 1 and 2, output padding, fused features), the adjoint identity with conv3d, rejections; each with the default, the tiled and the im2col variant. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -55,28 +55,34 @@ static const adjoint_case adjoint_cases[] = {
      {0, 1, 1}},
 };
 
-/* Each case runs with the context's default variant and with the tiled
+/* Each case runs with the context's default variant, with the tiled
  * kernel (cl/conv_tiled.cl: its conv form at stride 1, its gather form
- * otherwise) forced. */
+ * otherwise) forced, and with the im2col variant forced (host/ops/
+ * conv_im2col.c: cn_gemm then col2im at any stride; the cases with a
+ * pre-activation fall back to the direct kernels there). */
 #define TILED "-DCONV_VARIANT=tiled"
 /* the table's shapes are small: tiles to match, so that a simulator
  * (cmake/oclgrind.sh) is not swamped by work-items past the edges */
 #define TILED_SMALL "-DCONV_VARIANT=tiled -DCT_TM=16 -DCT_TN=32 -DCT_TK=8 -DCT_WM=2 -DCT_WN=2"
+#define IM2COL "-DCONV_VARIANT=im2col"
 #define NADJ (int)(sizeof adjoint_cases / sizeof adjoint_cases[0])
+#define NVAR 3
 
 typedef struct variant_run {
     const void *c;
-    int tiled;
-    int half; /* every tensor but bias and pre-activation half (the model's fp16) */
+    int tiled; /* 0 the default, 1 tiled, 2 im2col */
+    int half;  /* every tensor but bias and pre-activation half (the model's fp16) */
 } variant_run;
-static variant_run table_runs[4 * NCASES], adjoint_runs[2 * NADJ];
+static variant_run table_runs[2 * NVAR * NCASES], adjoint_runs[NVAR * NADJ];
+static const char *const variant_suffix[2 * NVAR] = {"",         " [tiled]",       " [im2col]",
+                                                     " [half]", " [tiled; half]", " [im2col; half]"};
 
 static void case_adjoint(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
     const variant_run *run = arg;
     const adjoint_case *ac = run->c;
     if (run->tiled)
-        TU_OK(cn_conv_set_tuning(ctx, TILED));
+        TU_OK(cn_conv_set_tuning(ctx, run->tiled == 1 ? TILED : IM2COL));
     const char *name = ac->name;
     const int Ci = ac->Ci, Co = ac->Co, *in = ac->in, *k = ac->k, *s = ac->s, *p = ac->p;
     const int *d = ac->d, *op = ac->op;
@@ -172,11 +178,15 @@ static void case_table(cn_ctx *ctx, tu_rng *r, const void *arg)
 {
     const variant_run *run = arg;
     if (run->tiled)
-        TU_OK(cn_conv_set_tuning(ctx, TILED_SMALL));
+        TU_OK(cn_conv_set_tuning(ctx, run->tiled == 1 ? TILED_SMALL : IM2COL));
     conv_case c = *(const conv_case *)run->c;
     if (run->half)
         c.xt = c.wt = c.rt = c.yt = CN_F16;
     conv_run_case(ctx, r, &c);
+    if (run->tiled == 2) { /* with the model's packed copy for the stride-1 convolution */
+        c.packed = 1;
+        conv_run_case(ctx, r, &c);
+    }
     if (run->tiled)
         TU_OK(cn_conv_set_tuning(ctx, NULL));
 }
@@ -189,17 +199,16 @@ static void case_rejections(cn_ctx *ctx, tu_rng *r, const void *arg)
 
 static void add_cases(op_cases *l)
 {
-    /* float, tiled; then both all-half */
-    for (int i = 0; i < 4 * NCASES; i++) {
-        const int tiled = i / NCASES % 2, half = i >= 2 * NCASES;
-        table_runs[i] = (variant_run){&cases[i % NCASES], tiled, half};
+    /* float: default, tiled, im2col; then the same all-half */
+    for (int i = 0; i < 2 * NVAR * NCASES; i++) {
+        table_runs[i] = (variant_run){&cases[i % NCASES], i / NCASES % NVAR, i >= NVAR * NCASES};
         op_add(l, case_table, &table_runs[i], "%s%s", cases[i % NCASES].name,
-               half ? (tiled ? " [tiled; half]" : " [half]") : tiled ? " [tiled]" : "");
+               variant_suffix[i / NCASES]);
     }
-    for (int i = 0; i < 2 * NADJ; i++) {
-        adjoint_runs[i] = (variant_run){&adjoint_cases[i % NADJ], i >= NADJ, 0};
+    for (int i = 0; i < NVAR * NADJ; i++) {
+        adjoint_runs[i] = (variant_run){&adjoint_cases[i % NADJ], i / NADJ, 0};
         op_add(l, case_adjoint, &adjoint_runs[i], "adjoint of conv3d, %s%s",
-               adjoint_cases[i % NADJ].name, i >= NADJ ? " [tiled]" : "");
+               adjoint_cases[i % NADJ].name, variant_suffix[i / NADJ]);
     }
     op_add(l, case_rejections, NULL, "rejections");
 }

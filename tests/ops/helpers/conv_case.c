@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conv_ref.h"
 
@@ -103,6 +104,24 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
     } else {
         tw = upload_as(ctx, cc->wt, nd, ws, w);
     }
+    if (cc->packed && c.transposed) {
+        /* the equivalent convolution's weight, kernels flipped, packed beside
+         * the plain one (which the other variants and strides read) */
+        int64_t fs[5], ps[3];
+        memcpy(fs, ws, sizeof fs);
+        fs[0] = ws[1], fs[1] = ws[0];
+        const int64_t taps = nw / (ws[0] * ws[1]);
+        float *f = malloc((size_t)nw * sizeof *f);
+        for (int64_t ci = 0; ci < ws[0]; ci++)
+            for (int64_t o = 0; o < ws[1]; o++)
+                for (int64_t k = 0; k < taps; k++)
+                    f[(o * ws[0] + ci) * taps + k] = w[(ci * ws[1] + o) * taps + taps - 1 - k];
+        TU_OK(cn_conv_pack_shape_of(ctx, nd, fs, ps));
+        float *hp = malloc((size_t)(ps[0] * ps[1] * ps[2]) * sizeof *hp);
+        TU_OK(cn_conv_pack_of(ctx, nd, fs, f, hp));
+        twp = upload_as(ctx, cc->wt, 3, ps, hp);
+        free(f), free(hp);
+    }
     cn_tensor tb = upload(ctx, 1, &c.Co, bias), tr = upload_as(ctx, cc->rt, nd, rs, res);
     cn_tensor tps = upload(ctx, 1, &c.Ci, psc), tsh = upload(ctx, 1, &c.Ci, psh);
     tu_guarded g;
@@ -111,7 +130,7 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
 
     cn_conv_args a = {0};
     a.x = &tx, a.w = &tw, a.y = &g.t;
-    a.w_packed = packed ? &twp : NULL;
+    a.w_packed = packed || (cc->packed && c.transposed) ? &twp : NULL;
     a.bias = cc->bias ? &tb : NULL;
     a.pre_scale = cc->pre_scale ? &tps : NULL;
     a.pre_shift = cc->pre_shift ? &tsh : NULL;
@@ -171,7 +190,7 @@ int conv_run_case(cn_ctx *ctx, tu_rng *r, const conv_case *cc)
             atol += TU_HALF_U * (alpha * (smax + 0.5) + 1.0);
     }
     char what[200];
-    snprintf(what, sizeof what, "%s%s%s", cc->name, packed ? " [packed weight]" : "",
+    snprintf(what, sizeof what, "%s%s%s", cc->name, cc->packed ? " [packed weight]" : "",
              cc->xt || cc->wt || cc->rt || cc->yt ? " [half]" : "");
     tu_compare(what, got, want, ny, atol, rtol);
 
