@@ -35,30 +35,6 @@
 /* Storage of each tensor argument, float (0) or half (1): cl/storage.h.
  * Scores, the running max and sum and the weighted sums are float whatever
  * the storage; a half output is rounded once, after the division. */
-#ifndef Q_H
-#define Q_H 0
-#endif
-#ifndef K_H
-#define K_H 0
-#endif
-#ifndef V_H
-#define V_H 0
-#endif
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef S_H
-#define S_H 0
-#endif
-#ifndef U_H
-#define U_H 0
-#endif
-#ifndef B_H
-#define B_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
 /* q (N, D, Lq), k (N, D, Lk), v (N, Dv, Lk), y (N, Dv, Lq); global size
  * (ceil(Lq / ATT_QPT), ATT_TE, N) with local size (ATT_TQ, ATT_TE, 1). Only

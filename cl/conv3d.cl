@@ -59,18 +59,6 @@
  * host sets them from the tensors' dtypes): products and sums stay float,
  * a half y is the float result rounded once. bias, pscale and pshift are
  * always float. */
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef W_H
-#define W_H 0
-#endif
-#ifndef R_H
-#define R_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -82,14 +70,7 @@
 #define P_TN (VW * P_NV)
 #define R_TW (VW * R_NV)
 
-/* flags */
-#define F_BIAS 1
-#define F_RES 2
-#define F_RELU 4
-#define F_PSCALE 8
-#define F_PSHIFT 16
-#define F_PRELU 32
-#define F_TFAST 64 /* conv_row: output planes vary fastest across work-items */
+/* flags: the bits of cl/conv_flags.h */
 
 #define CONV_ARGS                                                                              \
     const int Ci, const int Co, const int Cx, const int xoff, const int Cy, const int yoff,   \
@@ -107,7 +88,7 @@
         dH, dW, x, w, wbase, wsm, wsc, wst, wsh, wsw, wsb, bias, pscale, pshift, res, Cr, roff, \
         flags, alpha, y
 
-inline floatV pre_act(floatV v, const int ci, const int flags, __global const float *pscale,
+static inline floatV pre_act(floatV v, const int ci, const int flags, __global const float *pscale,
                       __global const float *pshift)
 {
     if (flags & F_PSCALE)
@@ -120,7 +101,7 @@ inline floatV pre_act(floatV v, const int ci, const int flags, __global const fl
 }
 
 /* y = relu?(alpha*(acc + bias) + res) for `nval` (<= VW) consecutive outputs. */
-inline void epilogue(floatV v, const int m, const long yi, const long ri, const int nval,
+static inline void epilogue(floatV v, const int m, const long yi, const long ri, const int nval,
                      const int flags, const float alpha, __global const float *bias,
                      __global const CN_T(R_H) *res, __global CN_T(Y_H) *y)
 {
@@ -149,7 +130,7 @@ inline void epilogue(floatV v, const int m, const long yi, const long ri, const 
 
 /* ---------------------------------------------------------------- 1x1x1 */
 
-inline void pw_body(const int pre, CONV_ARGS)
+static inline void pw_body(const int pre, CONV_ARGS)
 {
     const int L = T * H * W;
     const int n = get_global_id(2);
@@ -228,7 +209,7 @@ __constant int LANES[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
 
 /* p[l*sW] for lanes l < VW. Stride 2 reads the 2*VW floats from p and keeps
  * the even ones (one float past the last one used). */
-inline floatV ld_strided(__global const CN_T(X_H) *p, const int sW)
+static inline floatV ld_strided(__global const CN_T(X_H) *p, const int sW)
 {
     if (sW == 1)
         return CN_LDN(X_H, VW, p, 0);
@@ -244,7 +225,7 @@ inline floatV ld_strided(__global const CN_T(X_H) *p, const int sW)
 
 /* The same lanes for an input row at any iw: each lane clamped into the row
  * (the caller masks the lanes that fell outside it). */
-inline floatV ld_clamped(__global const CN_T(X_H) *row, const int iw, const int W,
+static inline floatV ld_clamped(__global const CN_T(X_H) *row, const int iw, const int W,
                          const int sW)
 {
     float t[VW];
@@ -263,7 +244,7 @@ inline floatV ld_clamped(__global const CN_T(X_H) *row, const int iw, const int 
  *      load, pre-activate, then zero the padding lanes (select);
  *   2  the read would leave x (first/last row of the tensor) or the stride
  *      is over 2: per-lane clamped loads, then the same zeroing. */
-inline void row_body(const int pre, CONV_ARGS)
+static inline void row_body(const int pre, CONV_ARGS)
 {
     const int n = get_global_id(2);
     const int m0 = get_global_id(1) * R_RM;

@@ -21,23 +21,7 @@
  * B, C and Z are float scratch; x, res and y have the storage macros of
  * cl/storage.h (X_H, R_H, Y_H); bias, pscale and pshift are float. */
 
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef R_H
-#define R_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
-
-/* flags: the bits of cl/conv3d.cl */
-#define F_BIAS 1
-#define F_RES 2
-#define F_RELU 4
-#define F_PSCALE 8
-#define F_PSHIFT 16
-#define F_PRELU 32
+/* flags: the bits of cl/conv_flags.h */
 
 /* One input value of the window of position p (of N*To*Ho*Wo) for input
  * channel c and tap (kt, kh, kw): pre-activated, or 0 on the padding. */
@@ -110,6 +94,22 @@ __kernel void im2col_t(WINDOW_ARGS, __global float *Bt)
     }
 }
 
+/* y[n, yoff+m, l] (of L positions) = relu?(alpha*(v + bias[m]) + res[n, roff+m, l]). */
+static inline void store_out(float v, const int n, const int m, const int l, const int L,
+                             const int Cy, const int yoff, const int Cr, const int roff,
+                             const int flags, const float alpha, __global const float *bias,
+                             __global const CN_T(R_H) *res, __global CN_T(Y_H) *y)
+{
+    if (flags & F_BIAS)
+        v += bias[m];
+    v *= alpha;
+    if (flags & F_RES)
+        v += CN_LD(R_H, res, ((long)n * Cr + roff + m) * L + l);
+    if (flags & F_RELU)
+        v = fmax(v, 0.0f);
+    CN_ST(Y_H, y, ((long)n * Cy + yoff + m) * L + l, v);
+}
+
 /* y[n, yoff+m, l] for the np positions from p0, Ct (np x Co). global (np, Co). */
 __kernel void conv_epi_t(const int Co, const int L, const int p0, const int np, const int Cy,
                          const int yoff, const int Cr, const int roff, const int flags,
@@ -119,16 +119,9 @@ __kernel void conv_epi_t(const int Co, const int L, const int p0, const int np, 
     const int j = get_global_id(0), m = get_global_id(1);
     if (j >= np || m >= Co)
         return;
-    const int p = p0 + j, n = p / L, l = p - n * L;
-    float v = Ct[(long)j * Co + m];
-    if (flags & F_BIAS)
-        v += bias[m];
-    v *= alpha;
-    if (flags & F_RES)
-        v += CN_LD(R_H, res, ((long)n * Cr + roff + m) * L + l);
-    if (flags & F_RELU)
-        v = fmax(v, 0.0f);
-    CN_ST(Y_H, y, ((long)n * Cy + yoff + m) * L + l, v);
+    const int p = p0 + j, n = p / L;
+    store_out(Ct[(long)j * Co + m], n, m, p - n * L, L, Cy, yoff, Cr, roff, flags, alpha, bias,
+              res, y);
 }
 
 /* B[k][j] for k = c*KS + tap < Ci*KS and j < np. global (np, Ci*KS). */
@@ -152,16 +145,9 @@ __kernel void conv_epi(const int Co, const int L, const int p0, const int np, co
     const int j = get_global_id(0), m = get_global_id(1);
     if (j >= np || m >= Co)
         return;
-    const int p = p0 + j, n = p / L, l = p - n * L;
-    float v = C[(long)m * np + j];
-    if (flags & F_BIAS)
-        v += bias[m];
-    v *= alpha;
-    if (flags & F_RES)
-        v += CN_LD(R_H, res, ((long)n * Cr + roff + m) * L + l);
-    if (flags & F_RELU)
-        v = fmax(v, 0.0f);
-    CN_ST(Y_H, y, ((long)n * Cy + yoff + m) * L + l, v);
+    const int p = p0 + j, n = p / L;
+    store_out(C[(long)m * np + j], n, m, p - n * L, L, Cy, yoff, Cr, roff, flags, alpha, bias,
+              res, y);
 }
 
 /* Transposed convolution's output from Zt (N, T*H*W, Co*KS: column m*KS +
@@ -203,12 +189,5 @@ __kernel void col2im_epi(const int Co, const int Cy, const int yoff, const int T
             }
         }
     }
-    if (flags & F_BIAS)
-        acc += bias[m];
-    acc *= alpha;
-    if (flags & F_RES)
-        acc += CN_LD(R_H, res, ((long)n * Cr + roff + m) * L + o);
-    if (flags & F_RELU)
-        acc = fmax(acc, 0.0f);
-    CN_ST(Y_H, y, ((long)n * Cy + yoff + m) * L + o, acc);
+    store_out(acc, n, m, o, L, Cy, yoff, Cr, roff, flags, alpha, bias, res, y);
 }

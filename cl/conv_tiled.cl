@@ -65,18 +65,6 @@
 #ifndef CT_WN
 #define CT_WN 8
 #endif
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef W_H
-#define W_H 0
-#endif
-#ifndef R_H
-#define R_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
 #define NTX (CT_TN / CT_WN)
 #define NTY (CT_TM / CT_WM)
@@ -89,14 +77,7 @@
 #error "conv_tiled: tile sizes break the constraints listed at the top of cl/conv_tiled.cl"
 #endif
 
-/* flags: the bits of cl/conv3d.cl, plus F_TRANS */
-#define F_BIAS 1
-#define F_RES 2
-#define F_RELU 4
-#define F_PSCALE 8
-#define F_PSHIFT 16
-#define F_PRELU 32
-#define F_TRANS 128
+/* flags: the bits of cl/conv_flags.h */
 
 /* The im2col column a work-item gathers: where its output position's
  * window starts, and the batch item's first input channel. */

@@ -8,25 +8,8 @@
 
 /* Storage of x, w, res and y, float (0) or half (1): cl/storage.h; bias,
  * pscale and pshift are float. Sums and the epilogue are float. */
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef W_H
-#define W_H 0
-#endif
-#ifndef R_H
-#define R_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
-#define F_BIAS 1
-#define F_RES 2
-#define F_RELU 4
-#define F_PSCALE 8
-#define F_PSHIFT 16
-#define F_PRELU 32
+/* flags: the bits of cl/conv_flags.h */
 
 /* One output position per work-item: the input index along an axis is
  * (o + p - k*d) / s when that division is exact and lands inside the input. */

@@ -5,15 +5,6 @@
 #define EW_PER_ITEM 4
 #endif
 /* Storage of each tensor argument, float (0) or half (1): cl/storage.h. */
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef Z_H
-#define Z_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
 __kernel void axpby(const int n, const float a, __global const CN_T(X_H) *x, const float b,
                     __global const CN_T(Z_H) *z, const int has_z, __global CN_T(Y_H) *y)

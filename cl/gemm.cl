@@ -84,21 +84,6 @@
  * host sets them from the operands' dtypes): A_H, B_H, C_H for gemm, U_H,
  * V_H for the skinny kernels' U and V (A or B, whichever the host maps
  * there). Products and sums stay float; a half C is rounded once. */
-#ifndef A_H
-#define A_H 0
-#endif
-#ifndef B_H
-#define B_H 0
-#endif
-#ifndef C_H
-#define C_H 0
-#endif
-#ifndef U_H
-#define U_H 0
-#endif
-#ifndef V_H
-#define V_H 0
-#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -137,7 +122,7 @@
 
 /* VW elements spaced `stride` apart (stride 1 becomes one vector load), of
  * B (gather_b) or of the skinny kernels' V (gather_v). */
-inline floatV gather_b(__global const CN_T(B_H) *p, const int stride)
+static inline floatV gather_b(__global const CN_T(B_H) *p, const int stride)
 {
     if (stride == 1)
         return LDV(B_H, p, 0);
@@ -148,7 +133,7 @@ inline floatV gather_b(__global const CN_T(B_H) *p, const int stride)
     return vloadV(0, t);
 }
 
-inline floatV gather_v(__global const CN_T(V_H) *p, const int stride)
+static inline floatV gather_v(__global const CN_T(V_H) *p, const int stride)
 {
     if (stride == 1)
         return LDV(V_H, p, 0);
@@ -159,7 +144,7 @@ inline floatV gather_v(__global const CN_T(V_H) *p, const int stride)
     return vloadV(0, t);
 }
 
-inline float hsum(const floatV v)
+static inline float hsum(const floatV v)
 {
     float t[GEMM_VW];
     vstoreV(v, 0, t);
@@ -171,7 +156,7 @@ inline float hsum(const floatV v)
 }
 
 /* C block = alpha*acc + beta*C for rows m0.., columns n0..; chk masks edges. */
-inline void store_block(const int chk, const int M, const int N, const float alpha,
+static inline void store_block(const int chk, const int M, const int N, const float alpha,
                         const float beta, __global CN_T(C_H) *C, const int ldc, const int m0,
                         const int n0, floatV acc[GEMM_WM][GEMM_NV])
 {
@@ -216,7 +201,7 @@ inline void store_block(const int chk, const int M, const int N, const float alp
 /* One register block fed from global memory. On edge blocks (chk) rows and
  * columns past the end are clamped to the last valid one, so every load is
  * in bounds and the extra results are simply not stored. */
-inline void direct_block(const int chk, const int M, const int N, const int K,
+static inline void direct_block(const int chk, const int M, const int N, const int K,
                          const float alpha, const float beta, __global const CN_T(A_H) *A,
                          const int lda, __global const CN_T(B_H) *B, const int ldb,
                          __global CN_T(C_H) *C, const int ldc, const int m0, const int n0)
@@ -290,7 +275,7 @@ __kernel void gemm(GEMM_ARGS)
  * Bs[kk*TNP + nn]; with chk, elements past M, N or K become 0 so that the
  * product loop can always run the full tile. The loop order follows the
  * stored layout so that neighbouring work-items read neighbouring floats. */
-inline void load_tiles(const int chk, const int M, const int N, const int K,
+static inline void load_tiles(const int chk, const int M, const int N, const int K,
                        __global const CN_T(A_H) *A, const int lda, __global const CN_T(B_H) *B,
                        const int ldb, const int mb, const int nb, const int k0,
                        __local float *As, __local float *Bs)
@@ -379,7 +364,7 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LN, GEMM_LM, 1))) void gemm(GE
         const int v_ks, const int sv, __global CN_T(C_H) *C, const int offc, const int c_ps,  \
         const int c_qs, const int sc
 
-inline void skinny_store(const int P, const int Q, const float alpha, const float beta,
+static inline void skinny_store(const int P, const int Q, const float alpha, const float beta,
                          __global CN_T(C_H) *C, const int c_ps, const int c_qs, const int p,
                          const int q, const float s)
 {
@@ -391,7 +376,7 @@ inline void skinny_store(const int P, const int Q, const float alpha, const floa
 
 /* SK_RP rows of U against nq (<= SK_QMAX, a constant at every call site)
  * rows of V starting at q0. Rows past P or Q are clamped, not stored. */
-inline void skinny_k_body(const int nq, const int P, const int Q, const int K,
+static inline void skinny_k_body(const int nq, const int P, const int Q, const int K,
                           const float alpha, const float beta, __global const CN_T(U_H) *U,
                           const int u_ps, __global const CN_T(V_H) *V, const int v_qs,
                           const int v_ks, __global CN_T(C_H) *C, const int c_ps, const int c_qs,
@@ -456,7 +441,7 @@ __kernel void gemm_skinny_k(SKINNY_ARGS)
 
 /* SK_PV*VW consecutive rows of U (p-contiguous) against nq rows of V. Edge
  * work-items (chk) clamp rows past P in their loads and do not store them. */
-inline void skinny_p_body(const int nq, const int chk, const int P, const int Q, const int K,
+static inline void skinny_p_body(const int nq, const int chk, const int P, const int Q, const int K,
                           const float alpha, const float beta, __global const CN_T(U_H) *U,
                           const int u_ks, __global const CN_T(V_H) *V, const int v_qs,
                           const int v_ks, __global CN_T(C_H) *C, const int c_ps, const int c_qs,

@@ -2,12 +2,6 @@
 
 /* Storage of y and b, float (0) or half (1): cl/storage.h. The sum is float;
  * a half y is rounded once more. */
-#ifndef Y_H
-#define Y_H 0
-#endif
-#ifndef B_H
-#define B_H 0
-#endif
 
 /* y (rows, cols); b (cols) when has_b. NDRange (cols, rows). */
 __kernel void bias_relu(const int rows, const int cols, __global const CN_T(B_H) *b,

@@ -15,12 +15,6 @@
 #endif
 /* Storage of x and y, float (0) or half (1): cl/storage.h. The sum is acc_t
  * either way; a half y is the mean rounded once. */
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
 #if MEAN_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable

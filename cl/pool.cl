@@ -2,12 +2,6 @@
 
 /* Storage of x and y, float (0) or half (1): cl/storage.h. A max returns
  * one of its inputs, so half in and half out is exact. */
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
 /* y (NC, To, Ho, Wo), NC = N*C flattened; MaxPool2d runs here as T = To =
  * kt = 1. in/out/k/s/p hold (T, H, W) in .s012. The window is clipped to the

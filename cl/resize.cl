@@ -7,12 +7,6 @@
 
 /* Storage of x and y, float (0) or half (1): cl/storage.h. The blend is
  * float either way; a half y is rounded once, after any accumulation. */
-#ifndef X_H
-#define X_H 0
-#endif
-#ifndef Y_H
-#define Y_H 0
-#endif
 
 /* Source index and the weight of its upper neighbour along one axis; the
  * caller reads the upper neighbour at min(i0 + 1, n - 1). */

@@ -1,4 +1,4 @@
-/* Tensor storage in device memory, float or half per tensor: prepended to every program of cl/ (host/runtime/progcache.c), so kernels share one vocabulary for it. */
+/* Tensor storage in device memory, float or half per tensor: prepended (with cl/conv_flags.h) to every program of cl/ (host/runtime/progcache.c), so kernels share one vocabulary for it. */
 
 /* A kernel gives each tensor argument a storage macro, 0 (float) or 1 (half),
  * which the host sets from the tensor's dtype (-DX_H=1 and so on; 0 where
@@ -35,3 +35,44 @@
 #define CN_STN_0(n, p, i, v) CN_CAT(vstore, n)((v), 0, (p) + (i))
 #define CN_STN_1(n, p, i, v) CN_CAT(vstore_half, n)((v), 0, (p) + (i))
 #define CN_STN(h, n, p, i, v) CN_CAT(CN_STN_, h)(n, p, i, v)
+
+/* Every storage macro a kernel of cl/ uses is float unless the host sets it. */
+#ifndef A_H
+#define A_H 0
+#endif
+#ifndef B_H
+#define B_H 0
+#endif
+#ifndef C_H
+#define C_H 0
+#endif
+#ifndef K_H
+#define K_H 0
+#endif
+#ifndef Q_H
+#define Q_H 0
+#endif
+#ifndef R_H
+#define R_H 0
+#endif
+#ifndef S_H
+#define S_H 0
+#endif
+#ifndef U_H
+#define U_H 0
+#endif
+#ifndef V_H
+#define V_H 0
+#endif
+#ifndef W_H
+#define W_H 0
+#endif
+#ifndef X_H
+#define X_H 0
+#endif
+#ifndef Y_H
+#define Y_H 0
+#endif
+#ifndef Z_H
+#define Z_H 0
+#endif

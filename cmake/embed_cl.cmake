@@ -1,6 +1,6 @@
 # Generates a C file holding every cl/*.cl source (or the shipped tuning database, cl/tuning/*.json) as a byte array, so an installed binary needs no source tree.
-# Usage: cmake -DOUT=file.c -DSOURCES="a.cl|b.cl" [-DPRELUDE=storage.h] [-DSYMBOL=cn_tuning_db_sources] -P embed_cl.cmake
-# (PRELUDE becomes cn_cl_prelude, the text the runtime puts before every program.)
+# Usage: cmake -DOUT=file.c -DSOURCES="a.cl|b.cl" [-DPRELUDE="storage.h|conv_flags.h"] [-DSYMBOL=cn_tuning_db_sources] -P embed_cl.cmake
+# (PRELUDE's files, concatenated, become cn_cl_prelude, the text the runtime puts before every program.)
 # The table is SYMBOL (default cn_cl_sources) with its count in SYMBOL's stem + _source_count
 # (cn_cl_source_count, cn_tuning_db_source_count): cn_cl_source rows of file stem, text, length.
 if(NOT SYMBOL)
@@ -31,8 +31,17 @@ foreach(src IN LISTS SOURCES)
   math(EXPR count "${count} + 1")
 endforeach()
 if(PRELUDE)
-  embed("${PRELUDE}" cl_prelude_text)
-  string(APPEND body "const cn_cl_source cn_cl_prelude = {\"storage\", cl_prelude_text, ${nbytes}};\n\n")
+  # the prelude's files, "|"-separated, one after another
+  string(REPLACE "|" ";" PRELUDE "${PRELUDE}")
+  set(prelude_text "")
+  foreach(p IN LISTS PRELUDE)
+    file(READ "${p}" t)
+    string(APPEND prelude_text "${t}")
+  endforeach()
+  file(WRITE "${OUT}.prelude" "${prelude_text}")
+  embed("${OUT}.prelude" cl_prelude_text)
+  file(REMOVE "${OUT}.prelude")
+  string(APPEND body "const cn_cl_source cn_cl_prelude = {\"prelude\", cl_prelude_text, ${nbytes}};\n\n")
 endif()
 string(APPEND body "extern const cn_cl_source ${SYMBOL}[];\nextern const int ${COUNT_SYMBOL};\n")
 string(APPEND body "const cn_cl_source ${SYMBOL}[] = {\n${table}    {0, 0, 0}};\nconst int ${COUNT_SYMBOL} = ${count};\n")

@@ -71,6 +71,8 @@ static int option_sets(cn_ctx *ctx, const char *program, opt_list *l)
     } else if (strcmp(program, "conv_transpose3d") == 0) {
         add(l, "-DTRM=4");
         add(l, "-DTRM=4 -DX_H=1 -DW_H=1 -DR_H=1 -DY_H=1");
+    } else if (strcmp(program, "conv_im2col") == 0) {
+        add(l, "%s", "-DX_H=1 -DR_H=1 -DY_H=1"); /* half storage of x, res and y */
     } else if (strcmp(program, "eltwise") == 0) {
         add(l, "-DEW_PER_ITEM=4");
         add(l, "-DEW_PER_ITEM=4 -DX_H=1 -DZ_H=1 -DY_H=1");
@@ -203,8 +205,30 @@ static void test_device(const cn_device_info *dev)
     cn_ctx_destroy(ctx);
 }
 
+/* A plain `inline` function has no external definition in OpenCL C: a
+ * compiler that chooses not to inline a call fails to link the program
+ * (GPU compilers do), so every helper in cl/ and the prelude is `static inline`. */
+static void test_static_inline(void)
+{
+    for (int i = 0; i <= cn_cl_source_count; i++) {
+        const cn_cl_source *s = i < cn_cl_source_count ? &cn_cl_sources[i] : &cn_cl_prelude;
+        int line = 1;
+        for (const char *p = s->text; *p; p++) {
+            if (p == s->text || p[-1] == '\n') {
+                const char *q = p;
+                while (*q == ' ')
+                    q++;
+                TU_CHECK(strncmp(q, "inline ", 7) != 0, "cl/%s: line %d: an `inline` helper "
+                         "that is not `static inline`", s->name, line);
+            }
+            line += *p == '\n';
+        }
+    }
+}
+
 int main(void)
 {
+    test_static_inline();
     cn_device_info *devs = NULL;
     int n = 0;
     TU_OK(cn_list_devices(&devs, &n));

@@ -39,16 +39,7 @@ import caspnet_ref as ref  # noqa: E402
 import metrics_ref  # noqa: E402
 import st_io  # noqa: E402
 import traindata as td  # noqa: E402
-
-
-def parse_size(s):
-    try:
-        h, w = (int(v) for v in s.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size '{s}' is not HxW")
-    if h < 32 or w < 32 or h % 32 or w % 32:
-        raise argparse.ArgumentTypeError(f"size {h}x{w}: height and width must be positive multiples of 32")
-    return h, w
+from knockdata import parse_size  # noqa: E402  (HxW, multiples of 32)
 
 
 def build_parser():

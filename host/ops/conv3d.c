@@ -103,7 +103,6 @@ static int opt_int(const char *opts, const char *name, int def)
     return v;
 }
 
-enum { F_BIAS = 1, F_RES = 2, F_RELU = 4, F_PSCALE = 8, F_PSHIFT = 16, F_PRELU = 32, F_TFAST = 64 };
 
 static int check_vec(const char *op, const cn_tensor *t, const char *name, int64_t len)
 {

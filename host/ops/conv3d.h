@@ -128,13 +128,15 @@ int cn_conv_pack_of(const cn_ctx *ctx, int ndim, const int64_t *wshape, const fl
 
 /* ---- internal: shared by host/ops/conv3d.c and conv_transpose3d.c ---------- */
 
+#include "../../cl/conv_flags.h" /* the F_* bits of cn_conv_geom.flags, as the kernels read them */
+
 /* A validated convolution, every size as the kernels take it: input
  * T/H/W, output To/Ho/Wo and the op's own kernel size, stride, padding,
  * dilation and output padding (index 0/1/2 = T/H/W; a 2D op has T = 1). */
 typedef struct cn_conv_geom {
     int N, Ci, Co, Cx, xoff, Cy, yoff, Cr, roff;
     int T, H, W, To, Ho, Wo, k[3], s[3], p[3], d[3], op[3];
-    int flags;
+    int flags; /* F_* of cl/conv_flags.h */
     float alpha;
     cl_mem x, w, bias, pscale, pshift, res, y;
     cn_dtype xt, wt, rt, yt; /* storage of x, w (as read: plain or packed), res, y */

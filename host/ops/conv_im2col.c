@@ -11,7 +11,6 @@
  * transposed one whose Z does, runs the direct kernels instead. */
 #define IM2COL_MAX_FLOATS ((int64_t)8 << 20)
 
-enum { F_BIAS = 1, F_RES = 2, F_RELU = 4, F_PSCALE = 8, F_PSHIFT = 16, F_PRELU = 32 };
 
 static int opts_im2col(const char *opts)
 {

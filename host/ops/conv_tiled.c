@@ -253,8 +253,8 @@ int cn_conv_tiled_(cn_ctx *ctx, const cn_conv_geom *g, int wbase, const int ws[6
                       g->pshift ? g->pshift : g->x, g->res ? g->res : g->x};
     for (int i = 0; i < 4; i++, ai++)
         CN_TRY(CN_ARG(k, ai, bufs[i]));
-    /* F_TRANS of cl/conv_tiled.cl; the other bits are conv3d.cl's */
-    const int flags = (g->flags & 63) | (transposed ? 128 : 0);
+    const int flags = (g->flags & (F_BIAS | F_RES | F_RELU | F_PSCALE | F_PSHIFT | F_PRELU)) |
+                      (transposed ? F_TRANS : 0);
     CN_TRY(CN_ARG(k, ai, g->Cr)); ai++;
     CN_TRY(CN_ARG(k, ai, g->roff)); ai++;
     CN_TRY(CN_ARG(k, ai, flags)); ai++;

@@ -146,8 +146,9 @@ typedef struct cn_cl_source {
 } cn_cl_source;
 extern const cn_cl_source cn_cl_sources[];
 extern const int cn_cl_source_count;
-/* cl/storage.h, which every program is built with in front of its own text
- * (the storage macros CN_T, CN_LD, CN_ST of float and half tensors); a
+/* cl/storage.h and cl/conv_flags.h, which every program is built with in
+ * front of its own text (the storage macros CN_T, CN_LD, CN_ST of float and
+ * half tensors, and the convolutions' flag bits); a
  * #line 1 after it keeps the compiler's line numbers those of the .cl file. */
 extern const cn_cl_source cn_cl_prelude;
 
