@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The AV-vs-V experiment on the knock task: data, seeded frozen encoders, training of both variants with the same budget, held-out metrics in PyTorch and in the engine.
 # Usage: weights/knock-experiment.sh [OUTDIR]   (environment: STEPS, BATCH, LR, WARMUP, SIZE, VIDEOS, THREADS, CASPNET,
-#        VARIANTS: "av v" by default; two runs with VARIANTS=av and VARIANTS=v may share OUTDIR)
+#        VARIANTS: "av v" by default; two runs with VARIANTS=av and VARIANTS=v may share OUTDIR;
+#        "avft" is the paper's second strategy: the AV model fine-tuned for FT_STEPS from the V model as
+#        it is when avft first runs (saved as OUTDIR/v-pretrained.safetensors), audio parts from init-av)
 # Writes OUTDIR (default runs/knock): data/, init-av.safetensors, av/ and v/ (checkpoints, logs,
 # exported weights, F16 trained tensors), torch-*.json and engine-*.json (held-out metrics of
 # fold 1), and table.md (the results table). Run again with a larger STEPS, it resumes both
@@ -31,16 +33,25 @@ fi
 # Both variants start from the same file (the V model takes its visual keys) and train the
 # same parts (everything but the encoders) with the same steps, batch, learning rate and seed.
 for v in $VARIANTS; do
+  model=$v steps=$STEPS init=(--init "$OUT/init-av.safetensors")
+  if [ "$v" = avft ]; then
+    model=av steps=${FT_STEPS:-500}
+    if [ ! -f "$OUT/v-pretrained.safetensors" ]; then
+      [ -f "$OUT/v/caspnet-v.safetensors" ] || { echo "knock-experiment: avft needs the V model (run VARIANTS=v first)" >&2; exit 2; }
+      cp "$OUT/v/caspnet-v.safetensors" "$OUT/v-pretrained.safetensors"
+    fi
+    init+=(--init "$OUT/v-pretrained.safetensors")
+  fi
   if [ ! -f "$OUT/$v/caspnet-$v.safetensors" ]; then
     resume=()
     [ -f "$OUT/$v/ck/last.pt" ] && resume=(--resume)
-    $PY weights/train.py --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $v \
-      --init "$OUT/init-av.safetensors" --freeze video,audio --batch "$BATCH" --lr "$LR" --warmup "$WARMUP" --steps "$STEPS" \
+    $PY weights/train.py --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $model \
+      "${init[@]}" --freeze video,audio --batch "$BATCH" --lr "$LR" --warmup "$WARMUP" --steps "$steps" \
       --seed 1 --threads "$THREADS" --val-stride 4 --ckpt-dir "$OUT/$v/ck" --ckpt-every 25 \
       --log "$OUT/$v/log.jsonl" "${resume[@]}" \
       --export "$OUT/$v/caspnet-$v.safetensors" --export-trained "$OUT/$v/trained-$v-f16.safetensors"
   fi
-  $PY weights/train.py --eval-only --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $v \
+  $PY weights/train.py --eval-only --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $model \
     --init "$OUT/$v/caspnet-$v.safetensors" --threads "$THREADS" --json "$OUT/torch-$v.json"
   "$CASPNET" predict --weights "$OUT/$v/caspnet-$v.safetensors" --dataset "$OUT/data" --db Knock --split 1 \
     --size "$SIZE" --out "$OUT/pred-$v" --quiet --force
@@ -52,7 +63,9 @@ out = sys.argv[1]
 if not all(os.path.exists(f"{out}/{s}-{v}.json") for s in ("torch", "engine") for v in ("av", "v")):
     sys.exit(0)   # the other variant's run has not finished yet
 rows = ["| model | where | CC | NSS | AUC-J | SIM |", "|---|---|---|---|---|---|"]
-for v, name in (("v", "CASP-Net(V)"), ("av", "CASP-Net(AV)")):
+for v, name in (("v", "CASP-Net(V)"), ("av", "CASP-Net(AV)"), ("avft", "CASP-Net(AV), fine-tuned from V")):
+    if not os.path.exists(f"{out}/torch-{v}.json"):
+        continue
     for src in ("torch", "engine"):
         m = json.load(open(f"{out}/{src}-{v}.json"))["mean"]
         where = "PyTorch" if src == "torch" else "caspnet predict + eval"
