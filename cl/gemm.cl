@@ -274,8 +274,11 @@ __kernel void gemm(GEMM_ARGS)
 /* Copies op(A)[mb.., k0..] into As[kk*TMP + mm] and op(B)[k0.., nb..] into
  * Bs[kk*TNP + nn]; with chk, elements past M, N or K become 0 so that the
  * product loop can always run the full tile. The loop order follows the
- * stored layout so that neighbouring work-items read neighbouring floats. */
-static inline void load_tiles(const int chk, const int M, const int N, const int K,
+ * stored layout so that neighbouring work-items read neighbouring floats.
+ * always_inline: PoCL 3.1 (LLVM 15) miscompiled this helper when it was
+ * static but not inlined (half A and B, tiles 67x129x33: every element
+ * wrong; tests/ops/gemm.c "half/local"). */
+static inline __attribute__((always_inline)) void load_tiles(const int chk, const int M, const int N, const int K,
                        __global const CN_T(A_H) *A, const int lda, __global const CN_T(B_H) *B,
                        const int ldb, const int mb, const int nb, const int k0,
                        __local float *As, __local float *Bs)
