@@ -102,6 +102,16 @@ static void test_build_failure(void)
     TU_OK(cn_kernel(ctx, "eltwise", NULL, "axpby", &k));
     TU_FAILS(CN_ERR_ARG, cn_kernel(ctx, "no_such_program", NULL, "x", &k));
     TU_FAILS(CN_ERR_CL, cn_kernel(ctx, "eltwise", NULL, "no_such_kernel", &k));
+    /* a work-group larger than the kernel can run is refused by name before
+     * the enqueue (the launch never reaches the driver) */
+    size_t kwg = 0;
+    TU_CHECK(clGetKernelWorkGroupInfo(k, cn_ctx_device(ctx)->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                      sizeof kwg, &kwg, NULL) == CL_SUCCESS && kwg > 0,
+             "CL_KERNEL_WORK_GROUP_SIZE unreadable");
+    const size_t g[1] = {2 * (kwg + 1)}, l[1] = {kwg + 1};
+    TU_FAILS(CN_ERR_UNSUPPORTED, cn_launch(ctx, k, "axpby", 1, g, l));
+    TU_CHECK(strstr(cn_last_error(), "CL_KERNEL_WORK_GROUP_SIZE") != NULL,
+             "the refusal should name the limit: %s", cn_last_error());
     cn_ctx_destroy(ctx);
 }
 

@@ -428,6 +428,21 @@ static int launch(cn_ctx *ctx, cl_kernel k, const char *tag, cl_uint dims, const
     if (dims < 1 || dims > 3)
         return cn_fail(CN_ERR_ARG, "launch of %s: %u dimensions (1 to 3)", tag ? tag : "?",
                        (unsigned)dims);
+    if (local) {
+        /* A kernel can run fewer work-items per group than the device's
+         * maximum (registers, local memory): a larger group would fail at the
+         * enqueue on one driver and misbehave on another, so refuse it here,
+         * by name, where a tuner can drop the configuration. */
+        size_t wg = 1, kwg = 0;
+        for (cl_uint i = 0; i < dims; i++)
+            wg *= local[i] ? local[i] : 1;
+        CN_TRY(CN_CL(clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE,
+                                              sizeof kwg, &kwg, NULL)));
+        if (kwg && wg > kwg)
+            return cn_fail(CN_ERR_UNSUPPORTED, "launch of %s: work-groups of %zu items, but this "
+                           "kernel runs at most %zu on %s (CL_KERNEL_WORK_GROUP_SIZE)",
+                           tag ? tag : "?", wg, kwg, ctx->dev.name);
+    }
     size_t g[3], l[3], groups[3];
     int d = 0;
     for (cl_uint i = 0; i < dims; i++) {
