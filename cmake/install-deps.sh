@@ -8,6 +8,7 @@ PACKAGES=(
   libclblast-dev libkissfft-dev libstb-dev libcjson-dev       # engine libraries
   libsndfile1-dev libsamplerate0-dev libmatio-dev ffmpeg      # audio, datasets, video
   python3-numpy python3-torch                                 # the PyTorch reference (tests, bench)
+  python3-pil                                                 # images in weights/ (train.py, knockdata.py) and tests/sample_attention.py
   libopenblas0-pthread   # becomes libblas.so.3 (Debian's alternatives): the float64 reference's
                          # products 3-5x faster than the netlib BLAS torch and numpy link by default
   clang libclang-rt-14-dev                                    # libFuzzer and sanitizer runtimes (cmake/fuzz.sh)

@@ -4,10 +4,7 @@
 set -uo pipefail
 SRC=$2
 . "$(dirname "$0")/testlib.sh"
-if ! "$PY" -c 'import torch, PIL' >/dev/null 2>&1; then
-  echo "SKIP: $PY lacks torch or PIL; weights/train.py not tested"
-  exit 77
-fi
+need_torch "weights/train.py not tested"
 TRAIN=("$PY" "$SRC/weights/train.py" --threads 2 --quiet)
 KD=("$PY" "$SRC/weights/knockdata.py")
 SECONDS=0

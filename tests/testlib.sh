@@ -15,3 +15,9 @@ finish() {
   echo "$1: all passed"
   exit 0
 }
+# need_torch WHAT: skips the test (exit 77, which CTest reports as skipped) when $PY lacks torch or PIL.
+need_torch() {
+  "$PY" -c 'import torch, PIL' >/dev/null 2>&1 && return 0
+  echo "SKIP: $PY lacks torch or PIL; $1"
+  exit 77
+}

@@ -3,7 +3,10 @@
 # Usage: weights/knock-experiment.sh [OUTDIR]   (environment: STEPS, BATCH, LR, WARMUP, SIZE, VIDEOS, THREADS, CASPNET,
 #        VARIANTS: "av v" by default; two runs with VARIANTS=av and VARIANTS=v may share OUTDIR;
 #        "avft" is the paper's second strategy: the AV model fine-tuned for FT_STEPS from the V model as
-#        it is when avft first runs (saved as OUTDIR/v-pretrained.safetensors), audio parts from init-av)
+#        it is when avft first runs (saved as OUTDIR/v-pretrained.safetensors), audio parts from init-av;
+#        "vmore" and "avmore" continue the V and the fine-tuned AV model as they are, each for MORE_STEPS
+#        on a second, larger knock set OUTDIR/data-more (MORE_VIDEOS videos, another seed), so that
+#        memorising the training videos stops paying; both are still evaluated on OUTDIR/data's fold 1)
 # Writes OUTDIR (default runs/knock): data/, init-av.safetensors, av/ and v/ (checkpoints, logs,
 # exported weights, F16 trained tensors), torch-*.json and engine-*.json (held-out metrics of
 # fold 1), and table.md (the results table). Run again with a larger STEPS, it resumes both
@@ -19,6 +22,8 @@ WARMUP=${WARMUP:-30}
 SIZE=${SIZE:-32x64}
 VIDEOS=${VIDEOS:-36}
 THREADS=${THREADS:-2}
+MORE_VIDEOS=${MORE_VIDEOS:-720}
+MORE_STEPS=${MORE_STEPS:-2000}
 CASPNET=${CASPNET:-./build/caspnet}
 PY=/usr/bin/python3
 mkdir -p "$OUT"
@@ -33,7 +38,7 @@ fi
 # Both variants start from the same file (the V model takes its visual keys) and train the
 # same parts (everything but the encoders) with the same steps, batch, learning rate and seed.
 for v in $VARIANTS; do
-  model=$v steps=$STEPS init=(--init "$OUT/init-av.safetensors")
+  model=$v steps=$STEPS init=(--init "$OUT/init-av.safetensors") data=$OUT/data seed=1 val=4
   if [ "$v" = avft ]; then
     model=av steps=${FT_STEPS:-500}
     if [ ! -f "$OUT/v-pretrained.safetensors" ]; then
@@ -42,12 +47,20 @@ for v in $VARIANTS; do
     fi
     init+=(--init "$OUT/v-pretrained.safetensors")
   fi
+  if [ "$v" = vmore ] || [ "$v" = avmore ]; then
+    model=${v%more} steps=$MORE_STEPS data=$OUT/data-more seed=2 val=16
+    from=$OUT/$model/caspnet-$model.safetensors
+    [ "$model" = av ] && from=$OUT/avft/caspnet-avft.safetensors
+    [ -f "$from" ] || { echo "knock-experiment: $v continues $from, which is not there yet" >&2; exit 2; }
+    [ -d "$data" ] || $PY weights/knockdata.py --out "$data" --videos "$MORE_VIDEOS" --frames 48 --size "$SIZE" --seed 7
+    init+=(--init "$from")
+  fi
   if [ ! -f "$OUT/$v/caspnet-$v.safetensors" ]; then
     resume=()
     [ -f "$OUT/$v/ck/last.pt" ] && resume=(--resume)
-    $PY weights/train.py --data "$OUT/data" --db Knock --split 1 --size "$SIZE" --variant $model \
+    $PY weights/train.py --data "$data" --db Knock --split 1 --size "$SIZE" --variant $model \
       "${init[@]}" --freeze video,audio --batch "$BATCH" --lr "$LR" --warmup "$WARMUP" --steps "$steps" \
-      --seed 1 --threads "$THREADS" --val-stride 4 --ckpt-dir "$OUT/$v/ck" --ckpt-every 25 \
+      --seed $seed --threads "$THREADS" --val-stride $val --ckpt-dir "$OUT/$v/ck" --ckpt-every 25 \
       --log "$OUT/$v/log.jsonl" "${resume[@]}" \
       --export "$OUT/$v/caspnet-$v.safetensors" --export-trained "$OUT/$v/trained-$v-f16.safetensors"
   fi
@@ -60,12 +73,11 @@ done
 $PY - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
-if not all(os.path.exists(f"{out}/{s}-{v}.json") for s in ("torch", "engine") for v in ("av", "v")):
-    sys.exit(0)   # the other variant's run has not finished yet
 rows = ["| model | where | CC | NSS | AUC-J | SIM |", "|---|---|---|---|---|---|"]
-for v, name in (("v", "CASP-Net(V)"), ("av", "CASP-Net(AV)"), ("avft", "CASP-Net(AV), fine-tuned from V")):
-    if not os.path.exists(f"{out}/torch-{v}.json"):
-        continue
+for v, name in (("v", "CASP-Net(V)"), ("av", "CASP-Net(AV)"), ("avft", "CASP-Net(AV), fine-tuned from V"),
+                ("vmore", "CASP-Net(V), then more videos"), ("avmore", "CASP-Net(AV) fine-tuned, then more videos")):
+    if not all(os.path.exists(f"{out}/{src}-{v}.json") for src in ("torch", "engine")):
+        continue   # not run, or its run has not finished yet
     for src in ("torch", "engine"):
         m = json.load(open(f"{out}/{src}-{v}.json"))["mean"]
         where = "PyTorch" if src == "torch" else "caspnet predict + eval"

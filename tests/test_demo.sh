@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The demo weights: weights/demo-weights.sh assembles them, and on the bundled sample their maps pick out the disc that sounds (orange), which they stop doing without the sound.
+# Usage (from CTest): test_demo.sh CASPNET_BIN SOURCE_DIR BUILD_DIR
+set -uo pipefail
+SRC=$2
+. "$(dirname "$0")/testlib.sh"
+need_torch "the demo weights are merged by weights/convert.py"
+ATT=("$PY" "$SRC/tests/sample_attention.py")
+
+bash "$SRC/weights/demo-weights.sh" --bin "$BIN" "$W/demo.safetensors" > "$W/log" 2>&1 \
+  && "$BIN" info "$W/demo.safetensors" > "$W/info" 2>&1 && grep -q "variant av" "$W/info" \
+  && ok "demo-weights.sh: $(tail -1 "$W/log")" || { bad "demo-weights.sh"; cat "$W/log" "$W/info"; finish test_demo; }
+before=$(cksum < "$W/demo.safetensors")
+bash "$SRC/weights/demo-weights.sh" --bin "$BIN" "$W/demo.safetensors" > "$W/log" 2>&1 \
+  && [ "$(cksum < "$W/demo.safetensors")" = "$before" ] && ok "an existing output is left alone" \
+  || bad "demo-weights.sh changed an existing output"
+bash "$SRC/weights/demo-weights.sh" --bin "$W/nothing" "$W/x.safetensors" > /dev/null 2>&1 \
+  && bad "demo-weights.sh ran without a caspnet program" || ok "demo-weights.sh names a missing program"
+
+# The quickstart's run: the whole sample (48 frames) at the size the demo was trained at.
+"$BIN" make-sample "$W/sample" > /dev/null || { bad "make-sample"; finish test_demo; }
+P=(predict --quiet --weights "$W/demo.safetensors" --size 32x64)
+"$BIN" "${P[@]}" --out "$W/maps" "$W/sample/sample.mp4" || bad "predict on the sample"
+"${ATT[@]}" "$W/sample/frames" "$W/maps" --expect orange --min-frames 0.8 --min-share 0.7 > "$W/with" 2>&1 \
+  && ok "with its sound: $(head -1 "$W/with")" || { bad "the maps do not follow the sounding disc"; cat "$W/with"; }
+# Without the sound, nothing tells the discs apart (the teal one's motion is as likely to go
+# with a knock in the training videos): the orange disc's share must fall well below.
+"$BIN" "${P[@]}" --no-audio --out "$W/silent" "$W/sample/sample.mp4" || bad "predict --no-audio"
+"${ATT[@]}" "$W/sample/frames" "$W/silent" > "$W/without" 2>&1 || bad "sample_attention (silent)"
+with=$(sed -n 's/.*mean share orange \([0-9.]*\).*/\1/p' "$W/with")
+without=$(sed -n 's/.*mean share orange \([0-9.]*\).*/\1/p' "$W/without")
+if [ -n "$with" ] && [ -n "$without" ] && "$PY" -c "import sys; sys.exit(0 if $with - $without >= 0.2 else 1)"; then
+  ok "the sound decides: orange's mean share $with with the sound, $without without"
+else
+  bad "the sound does not decide: orange's mean share ${with:-?} with the sound, ${without:-?} without"
+fi
+finish test_demo
